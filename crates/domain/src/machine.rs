@@ -1,0 +1,97 @@
+//! What every state machine of the domain has in common, so that persistence and the runtime
+//! can store, parse and move any of them the same way.
+
+use std::fmt;
+
+/// A move that the state machine does not allow from the current state.
+///
+/// Carries the stable names of the state and the event so the message reads like the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{machine}: event {event} is not allowed in state {state}")]
+pub struct IllegalTransition {
+    pub machine: &'static str,
+    pub state: String,
+    pub event: String,
+}
+
+/// A stored state string that names no state of the machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{machine}: unknown state {value:?}")]
+pub struct UnknownState {
+    pub machine: &'static str,
+    pub value: String,
+}
+
+/// A typed state machine: one transition function, stable names, and terminal states.
+pub trait StateMachine: Sized + Clone + PartialEq + fmt::Debug {
+    type Event: Clone + fmt::Debug;
+
+    /// The machine's name in messages (`binding`, `account`, …).
+    const MACHINE: &'static str;
+
+    /// The one transition function: the next state, or a typed refusal.
+    fn apply(&self, event: &Self::Event) -> Result<Self, IllegalTransition>;
+
+    /// No event leaves a terminal state.
+    fn is_terminal(&self) -> bool;
+
+    /// The stable uppercase name stored in the database.
+    fn as_str(&self) -> &'static str;
+
+    /// Builds the refusal for `event` in this state.
+    fn refuse(&self, event: &Self::Event) -> IllegalTransition {
+        IllegalTransition {
+            machine: Self::MACHINE,
+            state: self.as_str().to_owned(),
+            event: format!("{event:?}"),
+        }
+    }
+}
+
+/// Implements `Display`, `FromStr` and serde as the stable name for a fieldless state enum.
+macro_rules! stable_names {
+    ($ty:ident, $machine:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every state, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The stable uppercase name stored in the database.
+            pub const fn name(&self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::machine::UnknownState;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    other => Err($crate::machine::UnknownState {
+                        machine: $machine,
+                        value: other.to_owned(),
+                    }),
+                }
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use stable_names;
