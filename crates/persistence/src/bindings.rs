@@ -1,0 +1,328 @@
+//! Bindings: one number's session on one server. Opened from a lease, moved only through the
+//! domain's transition function as compare-and-set on the state it was read in, closed
+//! together with the settlement of its account in one transaction.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use simrotor_domain::{
+    AccountEvent, AccountState, BindingEvent, BindingState, Rupiah, StateMachine,
+};
+
+use crate::accounts::{Lease, LeasedAccount};
+use crate::entity::{account, binding};
+use crate::{Store, StoreError};
+
+/// An open binding, as the runtime holds it. Its state can only change through
+/// [`Store::move_binding`] and [`Store::close_binding`].
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub id: i64,
+    pub server_id: i64,
+    pub account: LeasedAccount,
+    state: BindingState,
+}
+
+impl Binding {
+    pub fn state(&self) -> BindingState {
+        self.state
+    }
+}
+
+/// What a move records beside the state; `None` leaves a column as it is.
+#[derive(Default)]
+pub struct BindingPatch {
+    pub token_login: Option<String>,
+    pub token_location: Option<String>,
+    pub balance_start: Option<Rupiah>,
+    pub balance_last: Option<Rupiah>,
+    pub device_id: Option<String>,
+    /// Raw answers, merged into the binding's `raw` object under their keys.
+    pub raw: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for BindingPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BindingPatch")
+            .field("token_login", &self.token_login.as_ref().map(|_| "****"))
+            .field(
+                "token_location",
+                &self.token_location.as_ref().map(|_| "****"),
+            )
+            .field("balance_start", &self.balance_start)
+            .field("balance_last", &self.balance_last)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an ended binding settles its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Pulsa used up: `DONE`.
+    Exhausted,
+    /// Not a reseller: `NON_RESELLER`, reseller flag false.
+    NotReseller,
+    /// Blocked: `BLOCKED`, never retried.
+    Blocked,
+    /// Login failed: back to the pool with one more attempt, `FAILED` at `max_attempts`.
+    LoginFailed { max_attempts: u32 },
+    /// Not the number's fault: back to the pool as it was.
+    Released,
+}
+
+/// Merges `patch` object keys into `base` (objects only; anything else is replaced).
+pub(crate) fn merge_raw(
+    base: Option<serde_json::Value>,
+    patch: serde_json::Value,
+) -> serde_json::Value {
+    match (base, patch) {
+        (Some(serde_json::Value::Object(mut base)), serde_json::Value::Object(patch)) => {
+            base.extend(patch);
+            serde_json::Value::Object(base)
+        }
+        (_, patch) => patch,
+    }
+}
+
+impl Store {
+    /// Opens a binding in `BOUND` for a lease. Fails with `LeaseLost` if the account is no longer
+    /// leased to this server by this owner (a reclaimed lease is never acted on).
+    pub async fn open_binding(&self, lease: Lease) -> Result<Binding, StoreError> {
+        let txn = self.begin_write().await?;
+        let still_ours = account::Entity::find_by_id(lease.account.id)
+            .filter(account::Column::Status.eq(AccountState::Leased.name()))
+            .filter(account::Column::LeasedServerId.eq(lease.server_id))
+            .filter(account::Column::LeaseOwner.eq(lease.owner.as_str()))
+            .one(&txn)
+            .await?;
+        if still_ours.is_none() {
+            return Err(StoreError::LeaseLost {
+                account_id: lease.account.id,
+                server_id: lease.server_id,
+            });
+        }
+        let now = Utc::now();
+        let state = BindingState::INITIAL;
+        let row = binding::ActiveModel {
+            account_id: Set(lease.account.id),
+            server_id: Set(lease.server_id),
+            batch_id: Set(lease.account.batch_id.clone()),
+            msisdn: Set(lease.account.msisdn.as_str().to_owned()),
+            state: Set(state.as_str().to_owned()),
+            end_reason: Set(None),
+            token_login: Set(None),
+            token_location: Set(None),
+            balance_start: Set(None),
+            balance_last: Set(None),
+            device_id: Set(None),
+            raw: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ended_at: Set(None),
+            ..Default::default()
+        };
+        let inserted = binding::Entity::insert(row).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(Binding {
+            id: inserted.last_insert_id,
+            server_id: lease.server_id,
+            account: lease.account,
+            state,
+        })
+    }
+
+    /// Moves a binding by `event` (not to a terminal state: see [`Store::close_binding`]) and
+    /// records `patch`, as compare-and-set on the state the caller holds.
+    pub async fn move_binding(
+        &self,
+        binding: &mut Binding,
+        event: BindingEvent,
+        patch: BindingPatch,
+    ) -> Result<BindingState, StoreError> {
+        let next = binding.state.apply(&event)?;
+        if next.is_terminal() {
+            return Err(StoreError::Illegal(binding.state.refuse(&event)));
+        }
+        let txn = self.begin_write().await?;
+        Self::cas_binding(&txn, binding, next, patch).await?;
+        txn.commit().await?;
+        binding.state = next;
+        Ok(next)
+    }
+
+    async fn cas_binding<C: ConnectionTrait>(
+        conn: &C,
+        binding: &Binding,
+        next: BindingState,
+        patch: BindingPatch,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut update = binding::Entity::update_many()
+            .col_expr(binding::Column::State, Expr::value(next.as_str()))
+            .col_expr(binding::Column::EndReason, Expr::value(next.end_reason()))
+            .col_expr(binding::Column::UpdatedAt, Expr::value(now));
+        if next.is_terminal() {
+            update = update.col_expr(binding::Column::EndedAt, Expr::value(now));
+        }
+        if let Some(t) = patch.token_login {
+            update = update.col_expr(binding::Column::TokenLogin, Expr::value(t));
+        }
+        if let Some(t) = patch.token_location {
+            update = update.col_expr(binding::Column::TokenLocation, Expr::value(t));
+        }
+        if let Some(b) = patch.balance_start {
+            update = update
+                .col_expr(binding::Column::BalanceStart, Expr::value(b.as_i64()))
+                .col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
+        }
+        if let Some(b) = patch.balance_last {
+            update = update.col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
+        }
+        if let Some(d) = patch.device_id {
+            update = update.col_expr(binding::Column::DeviceId, Expr::value(d));
+        }
+        if let Some(raw) = patch.raw {
+            let current = binding::Entity::find_by_id(binding.id)
+                .one(conn)
+                .await?
+                .and_then(|m| m.raw);
+            update = update.col_expr(binding::Column::Raw, Expr::value(merge_raw(current, raw)));
+        }
+        let res = update
+            .filter(binding::Column::Id.eq(binding.id))
+            .filter(binding::Column::State.eq(binding.state.as_str()))
+            .filter(binding::Column::EndedAt.is_null())
+            .exec(conn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::StaleBinding {
+                id: binding.id,
+                expected: binding.state.as_str().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends a binding with a terminal `event` and settles its account, in one transaction:
+    /// either both happen or neither. Consumes the binding: nothing acts on it afterwards.
+    pub async fn close_binding(
+        &self,
+        binding: Binding,
+        event: BindingEvent,
+        settle: Settle,
+        patch: BindingPatch,
+    ) -> Result<BindingState, StoreError> {
+        let next = binding.state.apply(&event)?;
+        if !next.is_terminal() {
+            return Err(StoreError::NotTerminal {
+                event: format!("{event:?}"),
+            });
+        }
+        let txn = self.begin_write().await?;
+        Self::cas_binding(&txn, &binding, next, patch).await?;
+
+        let lost = || StoreError::LeaseLost {
+            account_id: binding.account.id,
+            server_id: binding.server_id,
+        };
+        let account = account::Entity::find_by_id(binding.account.id)
+            .filter(account::Column::LeasedServerId.eq(binding.server_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(lost)?;
+        let current: AccountState = account.status.parse()?;
+        let attempts = u32::try_from(account.attempts).unwrap_or(0);
+        let account_event = match settle {
+            Settle::Exhausted => AccountEvent::Exhausted,
+            Settle::NotReseller => AccountEvent::NotReseller,
+            Settle::Blocked => AccountEvent::Blocked,
+            Settle::Released => AccountEvent::Released,
+            Settle::LoginFailed { max_attempts } => AccountEvent::LoginFailed {
+                attempts: attempts + 1,
+                max_attempts,
+            },
+        };
+        let settled = current.apply(&account_event)?;
+        let mut update = account::Entity::update_many()
+            .col_expr(account::Column::Status, Expr::value(settled.name()))
+            .col_expr(
+                account::Column::LeasedServerId,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                account::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                account::Column::LeasedAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(account::Column::LastError, Expr::value(next.end_reason()))
+            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()));
+        match settle {
+            Settle::LoginFailed { .. } => {
+                update = update.col_expr(
+                    account::Column::Attempts,
+                    Expr::value(i64::from(attempts) + 1),
+                );
+            }
+            Settle::NotReseller => {
+                update = update.col_expr(account::Column::IsReseller, Expr::value(false));
+            }
+            _ => {}
+        }
+        let res = update
+            .filter(account::Column::Id.eq(binding.account.id))
+            .filter(account::Column::Status.eq(current.name()))
+            .filter(account::Column::LeasedServerId.eq(binding.server_id))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(lost());
+        }
+        txn.commit().await?;
+        Ok(next)
+    }
+
+    /// Marks the account behind a binding as a reseller (its product list came back).
+    pub async fn mark_reseller(&self, binding: &Binding) -> Result<(), StoreError> {
+        account::Entity::update_many()
+            .col_expr(account::Column::IsReseller, Expr::value(true))
+            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(account::Column::Id.eq(binding.account.id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The open binding a server holds, if any (start-up recovery resumes it).
+    pub async fn open_binding_of_server(
+        &self,
+        server_id: i64,
+    ) -> Result<Option<Binding>, StoreError> {
+        let Some(row) = binding::Entity::find()
+            .filter(binding::Column::ServerId.eq(server_id))
+            .filter(binding::Column::EndedAt.is_null())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account = account::Entity::find_by_id(row.account_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("bindings", row.id, "its account is missing"))?;
+        Ok(Some(Binding {
+            id: row.id,
+            server_id: row.server_id,
+            account: LeasedAccount::try_from(account)?,
+            state: BindingState::from_stored(&row.state, row.end_reason.as_deref())?,
+        }))
+    }
+
+    /// A stored binding row, for inspection (tokens stay in the row; its `Debug` masks them).
+    pub async fn binding_row(&self, id: i64) -> Result<Option<binding::Model>, StoreError> {
+        Ok(binding::Entity::find_by_id(id).one(&self.db).await?)
+    }
+}

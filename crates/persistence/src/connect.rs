@@ -1,0 +1,164 @@
+//! Opening the database: the SQLite settings that make it safe for money (WAL, foreign keys,
+//! busy timeout, `synchronous=FULL` unless told otherwise), and migrations at every start.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::StoreError;
+
+/// SQLite's durability setting; see `database.synchronous` in `config.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+/// How to open the store.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub synchronous: Synchronous,
+    pub busy_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("backend", &self.url.split(':').next().unwrap_or(""))
+            .field("synchronous", &self.synchronous)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl StoreOptions {
+    /// Defaults for a URL: durable, 5 s busy timeout, 4 connections.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 4,
+        }
+    }
+}
+
+/// The handle to the database; cheap to clone (a pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+}
+
+/// The file behind a `sqlite:` URL, if it names one.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+impl Store {
+    /// Connects and applies every pending migration.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let store = Self::connect_without_migrating(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects only; `migrate`, `migrate_down` are then up to the caller.
+    pub async fn connect_without_migrating(options: &StoreOptions) -> Result<Self, StoreError> {
+        if let Some(parent) = sqlite_file(&options.url).and_then(Path::parent)
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let mut opt = ConnectOptions::new(options.url.clone());
+        opt.max_connections(options.max_connections)
+            .min_connections(1)
+            .sqlx_logging(false);
+        let synchronous = match options.synchronous {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        };
+        let busy = options.busy_timeout;
+        opt.map_sqlx_sqlite_opts(move |o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+        });
+        let db = Database::connect(opt).await?;
+        Ok(Self { db })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Rolls every migration back (for `migrate --down` and the migration tests).
+    pub async fn migrate_down(&self) -> Result<(), StoreError> {
+        Migrator::down(&self.db, None).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The SeaORM connection, for benchmarks and tests that need raw access.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A transaction that will write after reading: `BEGIN IMMEDIATE` on SQLite, so it takes the
+    /// write lock up front instead of failing with "database is locked" at its first write.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            isolation_level: None::<IsolationLevel>,
+            access_mode: None::<AccessMode>,
+            sqlite_transaction_mode: (self.backend() == DatabaseBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// Closes the pool (SQLite checkpoints its WAL on the last close).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_sqlite_file() {
+        assert_eq!(
+            sqlite_file("sqlite://data/x.db"),
+            Some(Path::new("data/x.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/x.db?mode=rwc"),
+            Some(Path::new("/tmp/x.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/d"), None);
+    }
+}

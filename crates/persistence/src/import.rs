@@ -1,0 +1,453 @@
+//! Importing a batch of accounts from CSV (`msisdn,email[,pin]`, header optional).
+//!
+//! A parser thread streams the file in chunks through a bounded channel to one database
+//! transaction, so a million rows import in bounded memory. Bad rows are rejected with their
+//! line and reason (written to the rejected file; PINs never copied there) while the valid rows
+//! still land; a file that is not text CSV (not UTF-8, NUL bytes) is refused whole: the
+//! transaction rolls back and nothing is half-imported. Numbers already present anywhere (or
+//! twice in the file) are counted, not duplicated, so importing a file twice adds nothing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use simrotor_domain::{BatchId, Email, Msisdn, Pin};
+use tokio::sync::mpsc;
+
+use crate::{NewAccount, Store, StoreError};
+
+/// Rows per insert statement (and per channel message).
+pub const CHUNK_ROWS: usize = 1000;
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub batch: BatchId,
+    /// For rows without a PIN (`--pin`); rows without either use `login.default_pin` at login.
+    pub default_pin: Option<Pin>,
+    /// The file's name in messages.
+    pub source_name: String,
+    /// Where rejected rows go (`FILE.rejected.csv`); not created when nothing is rejected.
+    pub rejected_path: Option<PathBuf>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Data rows read (not counting the header or blank lines).
+    pub rows: u64,
+    pub accepted: u64,
+    pub already_present: u64,
+    pub rejected: u64,
+    pub had_header: bool,
+    pub rejected_file: Option<PathBuf>,
+}
+
+/// Why an import did not happen. In every case nothing was imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}: line {line} is not UTF-8 text; nothing was imported (save the file as UTF-8 CSV)"
+    )]
+    NotUtf8 { file: String, line: u64 },
+    #[error("{file}: line {line}: {reason}: this is not a CSV text file; nothing was imported")]
+    NotCsv {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+    #[error("{path}: cannot write the rejected rows: {source}")]
+    RejectedFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: the database refused the import, nothing was imported: {source}")]
+    Store {
+        file: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// One rejected row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub line: u64,
+    pub reason: String,
+    pub msisdn: String,
+    pub email: String,
+}
+
+/// The parse of one data row.
+#[derive(Debug)]
+enum Row {
+    Blank,
+    Valid(NewAccount),
+    Rejected(Rejected),
+}
+
+fn text<'a>(field: &'a [u8]) -> Option<&'a str> {
+    std::str::from_utf8(field).ok()
+}
+
+/// The first non-blank line is a header when its first field holds no digit (`msisdn`, `nomor`…).
+fn is_header(first_field: &str) -> bool {
+    !first_field.chars().any(|c| c.is_ascii_digit())
+}
+
+fn parse_row(line: u64, fields: &[&str], default_pin: Option<&Pin>) -> Row {
+    if fields.iter().all(|f| f.trim().is_empty()) {
+        return Row::Blank;
+    }
+    let get = |i: usize| fields.get(i).map(|f| f.trim()).unwrap_or("");
+    let reject = |reason: String| {
+        Row::Rejected(Rejected {
+            line,
+            reason,
+            msisdn: get(0).to_owned(),
+            email: get(1).to_owned(),
+        })
+    };
+    if fields.len() < 2 {
+        return reject("expected msisdn,email[,pin]: the email is missing".to_owned());
+    }
+    if fields.len() > 3 {
+        return reject(format!(
+            "expected msisdn,email[,pin]: found {} fields",
+            fields.len()
+        ));
+    }
+    let msisdn = match Msisdn::parse(get(0)) {
+        Ok(m) => m,
+        Err(e) => return reject(format!("msisdn: {e}")),
+    };
+    let email = match Email::parse(get(1)) {
+        Ok(e) => e,
+        Err(e) => return reject(format!("email: {e}")),
+    };
+    let pin = match get(2) {
+        "" => default_pin.cloned(),
+        raw => match Pin::parse(raw) {
+            Ok(p) => Some(p),
+            Err(e) => return reject(format!("pin: {e}")),
+        },
+    };
+    Row::Valid(NewAccount { msisdn, email, pin })
+}
+
+enum Msg {
+    Chunk {
+        rows: Vec<NewAccount>,
+        bytes: u64,
+    },
+    Done {
+        rows: u64,
+        rejected: u64,
+        had_header: bool,
+    },
+    Fatal(ImportError),
+}
+
+/// Writes rejected rows, creating the file on the first one.
+struct RejectedSink {
+    path: Option<PathBuf>,
+    writer: Option<csv::Writer<std::fs::File>>,
+}
+
+impl RejectedSink {
+    fn write(&mut self, r: &Rejected) -> Result<(), ImportError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let err = |source: std::io::Error| ImportError::RejectedFile {
+            path: path.display().to_string(),
+            source,
+        };
+        if self.writer.is_none() {
+            let mut w = csv::Writer::from_path(path).map_err(|e| err(e.into()))?;
+            w.write_record(["line", "reason", "msisdn", "email"])
+                .map_err(|e| err(e.into()))?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = &mut self.writer {
+            w.write_record([&r.line.to_string(), &r.reason, &r.msisdn, &r.email])
+                .map_err(|e| err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ImportError> {
+        if let (Some(w), Some(path)) = (&mut self.writer, &self.path) {
+            w.flush().map_err(|source| ImportError::RejectedFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The parser thread's loop: reads, parses, sends chunks; returns the final message.
+fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -> Msg {
+    let file = opts.source_name.clone();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut sink = RejectedSink {
+        path: opts.rejected_path.clone(),
+        writer: None,
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let (mut rows, mut rejected, mut had_header, mut seen_data) = (0u64, 0u64, false, false);
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                return Msg::Fatal(match e.into_kind() {
+                    csv::ErrorKind::Io(source) => ImportError::Read { file, source },
+                    other => ImportError::NotCsv {
+                        file,
+                        line,
+                        reason: format!("{other:?}"),
+                    },
+                });
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.iter().any(|f| f.contains(&0)) {
+            return Msg::Fatal(ImportError::NotCsv {
+                file,
+                line,
+                reason: "it holds a NUL byte".to_owned(),
+            });
+        }
+        let mut fields = Vec::with_capacity(record.len());
+        for f in record.iter() {
+            match text(f) {
+                Some(t) => fields.push(t),
+                None => return Msg::Fatal(ImportError::NotUtf8 { file, line }),
+            }
+        }
+        if let Some(first) = fields.first_mut() {
+            *first = first.trim_start_matches('\u{feff}');
+        }
+        if !seen_data && !fields.iter().all(|f| f.trim().is_empty()) {
+            seen_data = true;
+            if is_header(fields[0].trim()) && fields.len() > 1 {
+                had_header = true;
+                continue;
+            }
+        }
+        match parse_row(line, &fields, opts.default_pin.as_ref()) {
+            Row::Blank => {}
+            Row::Valid(account) => {
+                rows += 1;
+                chunk.push(account);
+            }
+            Row::Rejected(r) => {
+                rows += 1;
+                rejected += 1;
+                if let Err(e) = sink.write(&r) {
+                    return Msg::Fatal(e);
+                }
+            }
+        }
+        if chunk.len() == CHUNK_ROWS {
+            let bytes = record.position().map(|p| p.byte()).unwrap_or(0);
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+            if tx.blocking_send(Msg::Chunk { rows: full, bytes }).is_err() {
+                // The receiver gave up (database error): it reports why.
+                return Msg::Done {
+                    rows,
+                    rejected,
+                    had_header,
+                };
+            }
+        }
+    }
+    if let Err(e) = sink.finish() {
+        return Msg::Fatal(e);
+    }
+    if !chunk.is_empty() {
+        let bytes = csv.position().byte();
+        if tx.blocking_send(Msg::Chunk { rows: chunk, bytes }).is_err() {
+            return Msg::Done {
+                rows,
+                rejected,
+                had_header,
+            };
+        }
+    }
+    Msg::Done {
+        rows,
+        rejected,
+        had_header,
+    }
+}
+
+/// Imports a CSV stream into `opts.batch`, all or nothing for the file as a whole, valid rows
+/// landing even when others are rejected. `progress` is called with the bytes read so far.
+pub async fn import_csv<R: Read + Send + 'static>(
+    store: &Store,
+    reader: R,
+    opts: ImportOptions,
+    progress: impl Fn(u64),
+) -> Result<ImportReport, ImportError> {
+    if let Some(path) = &opts.rejected_path {
+        // A rejected file from an earlier run of the same file would mislead.
+        remove_if_exists(path);
+    }
+    let file = opts.source_name.clone();
+    let store_err = |source| ImportError::Store {
+        file: file.clone(),
+        source,
+    };
+    let (tx, mut rx) = mpsc::channel::<Msg>(4);
+    let parse_opts = opts.clone();
+    let parser = std::thread::spawn(move || {
+        let last = parse_all(reader, &parse_opts, &tx);
+        // The receiver may be gone already (it failed first); nothing more to say then.
+        let _ = tx.blocking_send(last);
+    });
+
+    let txn = store.begin_write().await.map_err(store_err)?;
+    let mut report = ImportReport {
+        rejected_file: None,
+        ..Default::default()
+    };
+    let mut outcome = Err(ImportError::Read {
+        file: file.clone(),
+        source: std::io::Error::other("the parser stopped without a word"),
+    });
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Chunk { rows, bytes } => {
+                match Store::insert_accounts(&txn, &opts.batch, &rows).await {
+                    Ok(n) => {
+                        report.accepted += n;
+                        report.already_present += rows.len() as u64 - n;
+                    }
+                    Err(e) => {
+                        outcome = Err(store_err(e));
+                        break;
+                    }
+                }
+                progress(bytes);
+            }
+            Msg::Done {
+                rows,
+                rejected,
+                had_header,
+            } => {
+                report.rows = rows;
+                report.rejected = rejected;
+                report.had_header = had_header;
+                outcome = Ok(());
+                break;
+            }
+            Msg::Fatal(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    // The parser never blocks once the channel is closed; it ends on its own.
+    let _ = parser.join();
+    match outcome {
+        Ok(()) => {
+            txn.commit().await.map_err(|e| store_err(e.into()))?;
+            if report.rejected > 0 {
+                report.rejected_file = opts.rejected_path.clone();
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            // Dropping the transaction rolls it back; the rejected file describes nothing now.
+            drop(txn);
+            if let Some(path) = &opts.rejected_path {
+                remove_if_exists(path);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn remove_if_exists(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "Could not remove an old rejected-rows file.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(s: &str) -> Vec<&str> {
+        s.split(',').collect()
+    }
+
+    fn reason(row: Row) -> String {
+        match row {
+            Row::Rejected(r) => r.reason,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_row_with_and_without_pin() {
+        let default = Pin::parse("1111").unwrap();
+        match parse_row(3, &fields("0812-3456-7890, a@b.co ,123456"), Some(&default)) {
+            Row::Valid(a) => {
+                assert_eq!(a.msisdn.as_str(), "6281234567890");
+                assert_eq!(a.email.as_str(), "a@b.co");
+                assert_eq!(a.pin.unwrap().expose(), "123456");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_row(3, &fields("081234567890,a@b.co"), Some(&default)) {
+            Row::Valid(a) => assert_eq!(a.pin.unwrap().expose(), "1111"),
+            other => panic!("{other:?}"),
+        }
+        match parse_row(3, &fields("081234567890,a@b.co,"), None) {
+            Row::Valid(a) => assert!(a.pin.is_none()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejections_name_the_field_and_the_reason() {
+        assert!(reason(parse_row(1, &fields("0812"), None)).contains("email is missing"));
+        assert!(
+            reason(parse_row(1, &fields("081234567890,a@b.co,1234,x"), None)).contains("4 fields")
+        );
+        assert!(
+            reason(parse_row(1, &fields("0712345678,a@b.co"), None))
+                .starts_with("msisdn: not an Indonesian")
+        );
+        assert!(reason(parse_row(1, &fields("081234567890,ab.co"), None)).starts_with("email: "));
+        let r = reason(parse_row(1, &fields("081234567890,a@b.co,12x4"), None));
+        assert!(r.starts_with("pin: ") && !r.contains("12x4"), "{r}");
+    }
+
+    #[test]
+    fn blank_rows_are_skipped_and_headers_recognised() {
+        assert!(matches!(parse_row(1, &fields(" , "), None), Row::Blank));
+        assert!(is_header("msisdn"));
+        assert!(is_header("Nomor HP"));
+        assert!(!is_header("0812345678"));
+    }
+}

@@ -1,0 +1,25 @@
+//! simrotor's store: every fact the runtime must not lose, behind one `Store` API of atomic
+//! operations, on SeaORM (SQLite embedded by default, PostgreSQL for scale-out).
+//!
+//! The store speaks the domain's types: it hands out a [`Lease`] that must be consumed to open a
+//! binding, moves a binding or a purchase only through the domain's transition functions and
+//! only as compare-and-set on the state it was read in, so a stale writer fails instead of
+//! overwriting. It knows nothing of actors or HTTP.
+
+mod accounts;
+mod bindings;
+mod connect;
+pub mod entity;
+mod error;
+pub mod import;
+mod recap;
+mod servers;
+mod transactions;
+
+pub use accounts::{AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount};
+pub use bindings::{Binding, BindingPatch, Settle};
+pub use connect::{Store, StoreOptions, Synchronous};
+pub use error::StoreError;
+pub use recap::{BatchRecap, NumberCounts, PulsaSums, Recap, TrxCounts};
+pub use servers::{ServerRow, ServerSeed};
+pub use transactions::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};

@@ -1,0 +1,150 @@
+//! The fixed resource servers: synced from the configuration at every start, never deleted
+//! (their bindings and transactions point at them), disabled when they leave the config.
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use simrotor_domain::{ServerEvent, ServerState, StateMachine};
+
+use crate::entity::server;
+use crate::{Store, StoreError};
+
+/// A server as the configuration describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSeed {
+    pub port: u16,
+    pub base_url: String,
+    pub enabled: bool,
+    /// The effective per-server settings (timeout, retries, pacing), kept for the operator.
+    pub settings: serde_json::Value,
+}
+
+/// A stored server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerRow {
+    pub id: i64,
+    pub port: u16,
+    pub base_url: String,
+    pub enabled: bool,
+    pub state: ServerState,
+    pub state_reason: Option<String>,
+    pub device_id: Option<String>,
+}
+
+impl TryFrom<server::Model> for ServerRow {
+    type Error = StoreError;
+    fn try_from(m: server::Model) -> Result<Self, StoreError> {
+        Ok(ServerRow {
+            id: m.id,
+            port: u16::try_from(m.port).map_err(|e| StoreError::corrupt("servers", m.id, e))?,
+            state: m.state.parse()?,
+            base_url: m.base_url,
+            enabled: m.enabled,
+            state_reason: m.state_reason,
+            device_id: m.device_id,
+        })
+    }
+}
+
+impl Store {
+    /// Makes the `servers` table match the configuration: new servers are added `IDLE`, known
+    /// ones get their port, settings and enabled flag refreshed (state and `device_id` are
+    /// kept), and servers no longer configured are disabled.
+    pub async fn sync_servers(&self, seeds: &[ServerSeed]) -> Result<Vec<ServerRow>, StoreError> {
+        let txn = self.begin_write().await?;
+        let now = Utc::now();
+        for seed in seeds {
+            let row = server::ActiveModel {
+                port: Set(i32::from(seed.port)),
+                base_url: Set(seed.base_url.clone()),
+                enabled: Set(seed.enabled),
+                state: Set(ServerState::Idle.name().to_owned()),
+                settings: Set(Some(seed.settings.clone())),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            server::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(server::Column::BaseUrl)
+                        .update_columns([
+                            server::Column::Port,
+                            server::Column::Enabled,
+                            server::Column::Settings,
+                            server::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        let configured: Vec<String> = seeds.iter().map(|s| s.base_url.clone()).collect();
+        server::Entity::update_many()
+            .col_expr(server::Column::Enabled, false.into())
+            .col_expr(server::Column::UpdatedAt, now.into())
+            .filter(server::Column::BaseUrl.is_not_in(configured))
+            .filter(server::Column::Enabled.eq(true))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        self.servers().await
+    }
+
+    /// Every known server, in port order.
+    pub async fn servers(&self) -> Result<Vec<ServerRow>, StoreError> {
+        server::Entity::find()
+            .order_by_asc(server::Column::Port)
+            .order_by_asc(server::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ServerRow::try_from)
+            .collect()
+    }
+
+    /// Moves a server's state as compare-and-set on the state it was read in.
+    pub async fn move_server(
+        &self,
+        server: &mut ServerRow,
+        event: ServerEvent,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let next = server.state.apply(&event)?;
+        let res = server::Entity::update_many()
+            .col_expr(server::Column::State, next.name().into())
+            .col_expr(
+                server::Column::StateReason,
+                reason.map(str::to_owned).into(),
+            )
+            .col_expr(server::Column::UpdatedAt, Utc::now().into())
+            .filter(server::Column::Id.eq(server.id))
+            .filter(server::Column::State.eq(server.state.name()))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::StaleServer {
+                id: server.id,
+                expected: server.state.name().to_owned(),
+            });
+        }
+        server.state = next;
+        server.state_reason = reason.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Records the `device_id` that `list_idv` reported for a server.
+    pub async fn set_server_device_id(
+        &self,
+        server_id: i64,
+        device_id: &str,
+    ) -> Result<(), StoreError> {
+        server::Entity::update_many()
+            .col_expr(server::Column::DeviceId, device_id.into())
+            .col_expr(server::Column::UpdatedAt, Utc::now().into())
+            .filter(server::Column::Id.eq(server_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}

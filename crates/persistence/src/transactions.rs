@@ -1,0 +1,255 @@
+//! Purchases. The intent is committed before `trx_idv` is sent and the outcome after, so a crash
+//! at any point leaves a row that says what may have happened; the attempt key (binding and
+//! sequence number) is unique, so a retry after a crash finds the old intent instead of buying
+//! twice.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use simrotor_domain::{BindingState, Rupiah, StateMachine, TrxEvent, TrxStatus};
+
+use crate::bindings::{Binding, merge_raw};
+use crate::entity::{binding, transaction};
+use crate::{Store, StoreError};
+
+/// What is about to be bought.
+#[derive(Debug, Clone)]
+pub struct PurchaseIntent {
+    /// The purchase's number within its binding (1, 2, …): with the binding id, its attempt key.
+    pub seq: u32,
+    pub product_id: String,
+    pub limit_harga: Rupiah,
+    pub price: Rupiah,
+    pub pulsa_awal: Rupiah,
+}
+
+/// What came of it.
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseOutcome {
+    pub pulsa_akhir: Option<Rupiah>,
+    pub voucher: Option<String>,
+    /// Raw answers, merged into the row's `raw` object.
+    pub raw: Option<serde_json::Value>,
+    /// Why, in words, for the operator (the evidence of a suspect purchase).
+    pub note: Option<String>,
+}
+
+/// A stored purchase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Purchase {
+    pub id: i64,
+    pub attempt_key: String,
+    pub binding_id: i64,
+    pub server_id: i64,
+    pub batch_id: String,
+    pub msisdn: String,
+    pub trx_id: Option<String>,
+    pub product_id: String,
+    pub price: Rupiah,
+    pub pulsa_awal: Rupiah,
+    pub pulsa_akhir: Option<Rupiah>,
+    pub status: TrxStatus,
+    pub voucher: Option<String>,
+    pub note: Option<String>,
+}
+
+impl TryFrom<transaction::Model> for Purchase {
+    type Error = StoreError;
+    fn try_from(m: transaction::Model) -> Result<Self, StoreError> {
+        let money =
+            |v: i64| Rupiah::from_i64(v).map_err(|e| StoreError::corrupt("transactions", m.id, e));
+        Ok(Purchase {
+            id: m.id,
+            price: money(m.price)?,
+            pulsa_awal: money(m.pulsa_awal)?,
+            pulsa_akhir: m.pulsa_akhir.map(money).transpose()?,
+            status: m.status.parse()?,
+            attempt_key: m.attempt_key,
+            binding_id: m.binding_id,
+            server_id: m.server_id,
+            batch_id: m.batch_id,
+            msisdn: m.msisdn,
+            trx_id: m.trx_id,
+            product_id: m.product_id,
+            voucher: m.voucher,
+            note: m.note,
+        })
+    }
+}
+
+/// The attempt key of purchase `seq` of `binding_id`.
+pub fn attempt_key(binding_id: i64, seq: u32) -> String {
+    format!("b{binding_id}-{seq}")
+}
+
+impl Store {
+    /// Commits the intent of a purchase, `PROCESSING`, before anything is sent. Needs a
+    /// `TRANSACTING` binding; refuses an attempt key already written.
+    pub async fn write_purchase_intent(
+        &self,
+        binding: &Binding,
+        intent: PurchaseIntent,
+    ) -> Result<Purchase, StoreError> {
+        if binding.state() != BindingState::Transacting {
+            return Err(StoreError::NotTransacting {
+                id: binding.id,
+                state: binding.state().as_str().to_owned(),
+            });
+        }
+        let key = attempt_key(binding.id, intent.seq);
+        let now = Utc::now();
+        let row = transaction::ActiveModel {
+            attempt_key: Set(key.clone()),
+            account_id: Set(binding.account.id),
+            binding_id: Set(binding.id),
+            server_id: Set(binding.server_id),
+            batch_id: Set(binding.account.batch_id.clone()),
+            msisdn: Set(binding.account.msisdn.as_str().to_owned()),
+            trx_id: Set(None),
+            t_id: Set(None),
+            product_id: Set(intent.product_id),
+            limit_harga: Set(intent.limit_harga.as_i64()),
+            price: Set(intent.price.as_i64()),
+            pulsa_awal: Set(intent.pulsa_awal.as_i64()),
+            pulsa_akhir: Set(None),
+            status: Set(TrxStatus::Processing.name().to_owned()),
+            voucher: Set(None),
+            raw: Set(None),
+            note: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let res = transaction::Entity::insert(row)
+            .on_conflict_do_nothing_on([transaction::Column::AttemptKey])
+            .exec_with_returning(&self.db)
+            .await?;
+        match res {
+            sea_orm::TryInsertResult::Inserted(model) => Purchase::try_from(model),
+            _ => Err(StoreError::DuplicateAttempt { attempt_key: key }),
+        }
+    }
+
+    /// Records `trx_idv`'s answer: the purchase stays `PROCESSING` until its status is final.
+    pub async fn record_purchase_accepted(
+        &self,
+        purchase: &mut Purchase,
+        trx_id: &str,
+        t_id: Option<&str>,
+        raw: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let current = transaction::Entity::find_by_id(purchase.id)
+            .one(&txn)
+            .await?
+            .and_then(|m| m.raw);
+        let res = transaction::Entity::update_many()
+            .col_expr(transaction::Column::TrxId, Expr::value(trx_id))
+            .col_expr(transaction::Column::TId, Expr::value(t_id))
+            .col_expr(
+                transaction::Column::Raw,
+                Expr::value(merge_raw(current, raw)),
+            )
+            .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(transaction::Column::Id.eq(purchase.id))
+            .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::StalePurchase {
+                id: purchase.id,
+                expected: TrxStatus::Processing.name().to_owned(),
+            });
+        }
+        txn.commit().await?;
+        purchase.trx_id = Some(trx_id.to_owned());
+        Ok(())
+    }
+
+    /// Moves a purchase by `event` and records its outcome; the binding's last known balance
+    /// follows `pulsa_akhir` in the same transaction.
+    pub async fn write_purchase_outcome(
+        &self,
+        purchase: &mut Purchase,
+        event: TrxEvent,
+        outcome: PurchaseOutcome,
+    ) -> Result<TrxStatus, StoreError> {
+        let next = purchase.status.apply(&event)?;
+        let txn = self.begin_write().await?;
+        let mut update = transaction::Entity::update_many()
+            .col_expr(transaction::Column::Status, Expr::value(next.name()))
+            .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(p) = outcome.pulsa_akhir {
+            update = update.col_expr(transaction::Column::PulsaAkhir, Expr::value(p.as_i64()));
+        }
+        if let Some(v) = &outcome.voucher {
+            update = update.col_expr(transaction::Column::Voucher, Expr::value(v.clone()));
+        }
+        if let Some(n) = &outcome.note {
+            update = update.col_expr(transaction::Column::Note, Expr::value(n.clone()));
+        }
+        if let Some(raw) = outcome.raw {
+            let current = transaction::Entity::find_by_id(purchase.id)
+                .one(&txn)
+                .await?
+                .and_then(|m| m.raw);
+            update = update.col_expr(
+                transaction::Column::Raw,
+                Expr::value(merge_raw(current, raw)),
+            );
+        }
+        let res = update
+            .filter(transaction::Column::Id.eq(purchase.id))
+            .filter(transaction::Column::Status.eq(purchase.status.name()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::StalePurchase {
+                id: purchase.id,
+                expected: purchase.status.name().to_owned(),
+            });
+        }
+        if let Some(p) = outcome.pulsa_akhir {
+            binding::Entity::update_many()
+                .col_expr(binding::Column::BalanceLast, Expr::value(p.as_i64()))
+                .col_expr(binding::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(binding::Column::Id.eq(purchase.binding_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        purchase.status = next;
+        purchase.pulsa_akhir = outcome.pulsa_akhir.or(purchase.pulsa_akhir);
+        purchase.voucher = outcome.voucher.or(purchase.voucher.take());
+        purchase.note = outcome.note.or(purchase.note.take());
+        Ok(next)
+    }
+
+    /// Purchases of a binding, oldest first.
+    pub async fn purchases_of_binding(&self, binding_id: i64) -> Result<Vec<Purchase>, StoreError> {
+        transaction::Entity::find()
+            .filter(transaction::Column::BindingId.eq(binding_id))
+            .order_by_asc(transaction::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Purchase::try_from)
+            .collect()
+    }
+
+    /// Purchases in a status (e.g. `SUSPECT` for the operator's review), oldest first.
+    pub async fn purchases_with_status(
+        &self,
+        status: TrxStatus,
+    ) -> Result<Vec<Purchase>, StoreError> {
+        transaction::Entity::find()
+            .filter(transaction::Column::Status.eq(status.name()))
+            .order_by_asc(transaction::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Purchase::try_from)
+            .collect()
+    }
+}

@@ -1,0 +1,16 @@
+//! simrotor's schema as ordered sea-orm-migration steps. The runtime applies them at start-up
+//! (`Migrator::up`), so a fresh database and an old one end at the same schema.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_tables;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_tables::Migration)]
+    }
+}
