@@ -41,7 +41,12 @@ pub struct ImportReport {
     pub rejected: u64,
     pub had_header: bool,
     pub rejected_file: Option<PathBuf>,
+    /// The first rejected rows (at most [`SAMPLE_REJECTED`]), to show on the terminal.
+    pub sample_rejected: Vec<Rejected>,
 }
+
+/// How many rejected rows the report carries; all of them go to the rejected file.
+pub const SAMPLE_REJECTED: usize = 10;
 
 /// Why an import did not happen. In every case nothing was imported.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +82,7 @@ pub enum ImportError {
 }
 
 /// One rejected row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejected {
     pub line: u64,
     pub reason: String,
@@ -151,6 +156,7 @@ enum Msg {
         rows: u64,
         rejected: u64,
         had_header: bool,
+        sample: Vec<Rejected>,
     },
     Fatal(ImportError),
 }
@@ -208,6 +214,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
     let mut record = csv::ByteRecord::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     let (mut rows, mut rejected, mut had_header, mut seen_data) = (0u64, 0u64, false, false);
+    let mut sample = Vec::new();
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -261,6 +268,9 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
                 if let Err(e) = sink.write(&r) {
                     return Msg::Fatal(e);
                 }
+                if sample.len() < SAMPLE_REJECTED {
+                    sample.push(r);
+                }
             }
         }
         if chunk.len() == CHUNK_ROWS {
@@ -272,6 +282,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
                     rows,
                     rejected,
                     had_header,
+                    sample,
                 };
             }
         }
@@ -286,6 +297,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
                 rows,
                 rejected,
                 had_header,
+                sample,
             };
         }
     }
@@ -293,6 +305,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
         rows,
         rejected,
         had_header,
+        sample,
     }
 }
 
@@ -349,7 +362,9 @@ pub async fn import_csv<R: Read + Send + 'static>(
                 rows,
                 rejected,
                 had_header,
+                sample,
             } => {
+                report.sample_rejected = sample;
                 report.rows = rows;
                 report.rejected = rejected;
                 report.had_header = had_header;

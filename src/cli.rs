@@ -1,0 +1,117 @@
+//! The command line, as clap types: every verb, flag and its help text in one place.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use simrotor_domain::{AccountState, BatchId};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "simrotor",
+    version,
+    about = "Turns the pulsa of many numbers into vouchers on a fixed pool of resource servers."
+)]
+pub struct Cli {
+    /// The configuration file (default: ./config.toml when present, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Creates or upgrades the database schema and syncs the servers from the configuration.
+    Migrate {
+        /// Roll every migration back instead (drops all tables and their data).
+        #[arg(long)]
+        down: bool,
+    },
+    /// Imports a batch of numbers from a CSV file: msisdn,email[,pin], header optional.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The batch the numbers belong to (letters, digits, '.', '_', '-').
+        #[arg(long, value_parser = parse_batch)]
+        batch: BatchId,
+        /// The PIN for rows without one (else login.default_pin is used at login).
+        #[arg(long, value_name = "PIN")]
+        pin: Option<String>,
+    },
+    /// Lists accounts.
+    Accounts {
+        #[arg(long, value_parser = parse_batch)]
+        batch: Option<BatchId>,
+        /// AVAILABLE, LEASED, DONE, NON_RESELLER, BLOCKED or FAILED.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<AccountState>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Lists the resource servers: state, the number each holds, its pulsa.
+    Servers {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The recap per batch and in total, computed now from bindings and transactions.
+    Recap {
+        #[arg(long, value_parser = parse_batch)]
+        batch: Option<BatchId>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Checks the configuration and prints the effective values, secrets masked.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn parse_batch(s: &str) -> Result<BatchId, String> {
+    BatchId::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_status(s: &str) -> Result<AccountState, String> {
+    s.to_ascii_uppercase().parse().map_err(|_| {
+        let names: Vec<&str> = AccountState::ALL.iter().map(|s| s.name()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn status_is_case_insensitive_and_lists_choices() {
+        assert_eq!(parse_status("non_reseller"), Ok(AccountState::NonReseller));
+        assert!(parse_status("gone").unwrap_err().contains("AVAILABLE"));
+    }
+}

@@ -1,0 +1,69 @@
+//! One function per verb. Each loads the configuration, opens the store (migrating it), and
+//! prints what the operator asked for.
+
+mod accounts;
+mod config;
+mod import;
+mod migrate;
+mod recap;
+mod servers;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use simrotor_config::{Config, Synchronous};
+use simrotor_persistence::{ServerSeed, Store, StoreOptions};
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = simrotor_config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config::check(&config),
+        Command::Migrate { down } => migrate::run(&config, down).await,
+        Command::Import { file, batch, pin } => import::run(&config, &file, batch, pin).await,
+        Command::Accounts {
+            batch,
+            status,
+            limit,
+            format,
+        } => accounts::run(&config, batch, status, limit, format).await,
+        Command::Servers { format } => servers::run(&config, format).await,
+        Command::Recap { batch, format } => recap::run(&config, batch, format).await,
+    }
+}
+
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        url: config.database.url.expose().to_owned(),
+        synchronous: match config.database.synchronous {
+            Synchronous::Full => simrotor_persistence::Synchronous::Full,
+            Synchronous::Normal => simrotor_persistence::Synchronous::Normal,
+        },
+        busy_timeout: config.database.busy_timeout,
+        max_connections: config.database.max_connections,
+    }
+}
+
+/// Opens the store, applying pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&store_options(config))
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database.url.masked()))
+}
+
+/// The configured servers as the store records them.
+pub fn server_seeds(config: &Config) -> anyhow::Result<Vec<ServerSeed>> {
+    Ok(config
+        .server_specs()?
+        .into_iter()
+        .map(|spec| ServerSeed {
+            port: spec.port,
+            base_url: spec.base_url(),
+            enabled: spec.enabled,
+            settings: serde_json::to_value(&spec).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
