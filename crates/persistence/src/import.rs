@@ -98,10 +98,6 @@ enum Row {
     Rejected(Rejected),
 }
 
-fn text<'a>(field: &'a [u8]) -> Option<&'a str> {
-    std::str::from_utf8(field).ok()
-}
-
 /// The first non-blank line is a header when its first field holds no digit (`msisdn`, `nomor`…).
 fn is_header(first_field: &str) -> bool {
     !first_field.chars().any(|c| c.is_ascii_digit())
@@ -200,58 +196,74 @@ impl RejectedSink {
     }
 }
 
-/// The parser thread's loop: reads, parses, sends chunks; returns the final message.
-fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -> Msg {
-    let file = opts.source_name.clone();
-    let mut csv = csv::ReaderBuilder::new()
+/// Splits one line into its fields with the csv crate (quotes, escaped quotes). Lines are
+/// read by us, not by the csv reader, because its line count drifts after blank lines and the
+/// operator needs the exact line of every rejected row; a record never spans lines here, since
+/// no field of `msisdn,email,pin` can hold a newline.
+fn split_line(line: &str) -> Result<Vec<String>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
+        .buffer_capacity(line.len() + 16)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    if reader.read_record(&mut record)? {
+        Ok(record.iter().map(str::to_owned).collect())
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The parser thread's loop: reads, parses, sends chunks; returns the final message.
+fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -> Msg {
+    use std::io::BufRead;
+    let file = opts.source_name.clone();
+    let mut input = std::io::BufReader::with_capacity(256 * 1024, reader);
     let mut sink = RejectedSink {
         path: opts.rejected_path.clone(),
         writer: None,
     };
-    let mut record = csv::ByteRecord::new();
+    let mut raw = Vec::with_capacity(256);
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     let (mut rows, mut rejected, mut had_header, mut seen_data) = (0u64, 0u64, false, false);
     let mut sample = Vec::new();
+    let (mut line, mut bytes) = (0u64, 0u64);
     loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                return Msg::Fatal(match e.into_kind() {
-                    csv::ErrorKind::Io(source) => ImportError::Read { file, source },
-                    other => ImportError::NotCsv {
-                        file,
-                        line,
-                        reason: format!("{other:?}"),
-                    },
-                });
-            }
+        raw.clear();
+        match input.read_until(b'\n', &mut raw) {
+            Ok(0) => break,
+            Ok(n) => bytes += n as u64,
+            Err(source) => return Msg::Fatal(ImportError::Read { file, source }),
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.iter().any(|f| f.contains(&0)) {
+        line += 1;
+        if raw.contains(&0) {
             return Msg::Fatal(ImportError::NotCsv {
                 file,
                 line,
                 reason: "it holds a NUL byte".to_owned(),
             });
         }
-        let mut fields = Vec::with_capacity(record.len());
-        for f in record.iter() {
-            match text(f) {
-                Some(t) => fields.push(t),
-                None => return Msg::Fatal(ImportError::NotUtf8 { file, line }),
+        let Ok(mut text) = std::str::from_utf8(&raw) else {
+            return Msg::Fatal(ImportError::NotUtf8 { file, line });
+        };
+        text = text.trim_end_matches(['\n', '\r']);
+        if line == 1 {
+            text = text.trim_start_matches('\u{feff}');
+        }
+        let fields = match split_line(text) {
+            Ok(fields) => fields,
+            Err(e) => {
+                return Msg::Fatal(ImportError::NotCsv {
+                    file,
+                    line,
+                    reason: e.to_string(),
+                });
             }
-        }
-        if let Some(first) = fields.first_mut() {
-            *first = first.trim_start_matches('\u{feff}');
-        }
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         if !seen_data && !fields.iter().all(|f| f.trim().is_empty()) {
             seen_data = true;
-            if is_header(fields[0].trim()) && fields.len() > 1 {
+            if fields.len() > 1 && is_header(fields[0].trim()) {
                 had_header = true;
                 continue;
             }
@@ -274,7 +286,6 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
             }
         }
         if chunk.len() == CHUNK_ROWS {
-            let bytes = record.position().map(|p| p.byte()).unwrap_or(0);
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
             if tx.blocking_send(Msg::Chunk { rows: full, bytes }).is_err() {
                 // The receiver gave up (database error): it reports why.
@@ -290,16 +301,13 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
     if let Err(e) = sink.finish() {
         return Msg::Fatal(e);
     }
-    if !chunk.is_empty() {
-        let bytes = csv.position().byte();
-        if tx.blocking_send(Msg::Chunk { rows: chunk, bytes }).is_err() {
-            return Msg::Done {
-                rows,
-                rejected,
-                had_header,
-                sample,
-            };
-        }
+    if !chunk.is_empty() && tx.blocking_send(Msg::Chunk { rows: chunk, bytes }).is_err() {
+        return Msg::Done {
+            rows,
+            rejected,
+            had_header,
+            sample,
+        };
     }
     Msg::Done {
         rows,
@@ -456,6 +464,16 @@ mod tests {
         assert!(reason(parse_row(1, &fields("081234567890,ab.co"), None)).starts_with("email: "));
         let r = reason(parse_row(1, &fields("081234567890,a@b.co,12x4"), None));
         assert!(r.starts_with("pin: ") && !r.contains("12x4"), "{r}");
+    }
+
+    #[test]
+    fn lines_split_like_csv() {
+        assert_eq!(split_line("a, b ,c").unwrap(), ["a", " b ", "c"]);
+        assert_eq!(
+            split_line("\"0812,345\",\"x\"\"y@z.co\"").unwrap(),
+            ["0812,345", "x\"y@z.co"]
+        );
+        assert!(split_line("").unwrap().is_empty());
     }
 
     #[test]
