@@ -146,7 +146,49 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
     use super::*;
+
+    async fn pragma(store: &Store, name: &str) -> String {
+        let row = store
+            .db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0)
+            .map(|v| v.to_string())
+            .or_else(|_| row.try_get_by_index::<String>(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_opened_safe_for_money() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/dir/s.db", dir.path().display());
+        let store = Store::connect(&StoreOptions::new(url)).await.unwrap();
+        assert!(
+            dir.path().join("nested/dir/s.db").exists(),
+            "file and directories created"
+        );
+        assert_eq!(pragma(&store, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store, "synchronous").await, "2", "FULL by default");
+        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store, "busy_timeout").await, "5000");
+
+        let mut normal = StoreOptions::new(format!("sqlite://{}/n.db", dir.path().display()));
+        normal.synchronous = Synchronous::Normal;
+        let store = Store::connect(&normal).await.unwrap();
+        assert_eq!(
+            pragma(&store, "synchronous").await,
+            "1",
+            "NORMAL when configured"
+        );
+    }
 
     #[test]
     fn finds_the_sqlite_file() {
