@@ -53,6 +53,7 @@ enum Bindings {
     BatchId,
     Msisdn,
     State,
+    Version,
     EndReason,
     TokenLogin,
     TokenLocation,
@@ -164,6 +165,7 @@ impl MigrationTrait for Migration {
                     .col(string(Bindings::BatchId))
                     .col(string(Bindings::Msisdn))
                     .col(string(Bindings::State))
+                    .col(integer(Bindings::Version).default(0))
                     .col(string_null(Bindings::EndReason))
                     .col(text_null(Bindings::TokenLogin))
                     .col(text_null(Bindings::TokenLocation))
@@ -241,12 +243,15 @@ impl MigrationTrait for Migration {
                 .col(Accounts::Attempts)
                 .col(Accounts::Id)
                 .to_owned(),
-            // Listing and recap by batch.
+            // The lease limited to one batch (the order without a sort), and listing and recap
+            // by batch.
             Index::create()
-                .name("ix_accounts_batch_status")
+                .name("ix_accounts_batch_lease")
                 .table(Accounts::Table)
                 .col(Accounts::BatchId)
                 .col(Accounts::Status)
+                .col(Accounts::Attempts)
+                .col(Accounts::Id)
                 .to_owned(),
             Index::create()
                 .name("ix_bindings_server_state")

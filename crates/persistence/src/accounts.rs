@@ -2,7 +2,7 @@
 //! process left behind.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -208,7 +208,10 @@ impl Store {
             .col_expr(account::Column::LeaseOwner, Expr::value(owner.as_str()))
             .col_expr(account::Column::LeasedAt, Expr::value(Utc::now()))
             .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(account::Column::Id.in_subquery(next))
+            // A scalar `id = (SELECT …)`, never `id IN (…)`: PostgreSQL may plan `IN` as a
+            // semi-join that re-runs the subquery per row, and with SKIP LOCKED each re-run
+            // claims another row, leasing the whole pool in one call.
+            .filter(Expr::col(account::Column::Id).eq(Expr::SubQuery(None, Box::new(next.into()))))
             .filter(account::Column::Status.eq(AccountState::Available.name()))
             .exec_with_returning(&self.db)
             .await?;

@@ -21,6 +21,7 @@ pub struct Binding {
     pub server_id: i64,
     pub account: LeasedAccount,
     state: BindingState,
+    version: i32,
 }
 
 impl Binding {
@@ -110,6 +111,7 @@ impl Store {
             batch_id: Set(lease.account.batch_id.clone()),
             msisdn: Set(lease.account.msisdn.as_str().to_owned()),
             state: Set(state.as_str().to_owned()),
+            version: Set(0),
             end_reason: Set(None),
             token_login: Set(None),
             token_location: Set(None),
@@ -122,14 +124,53 @@ impl Store {
             ended_at: Set(None),
             ..Default::default()
         };
-        let inserted = binding::Entity::insert(row).exec(&txn).await?;
+        let inserted = match binding::Entity::insert(row).exec(&txn).await {
+            Ok(inserted) => inserted,
+            Err(err) => {
+                // Refused (e.g. the server already holds an open binding): the lease is consumed,
+                // so hand the account back now rather than leave it LEASED until a restart.
+                drop(txn);
+                self.return_lease(&lease).await?;
+                return Err(err.into());
+            }
+        };
         txn.commit().await?;
         Ok(Binding {
             id: inserted.last_insert_id,
             server_id: lease.server_id,
             account: lease.account,
             state,
+            version: 0,
         })
+    }
+
+    /// Puts a leased account back as it was (no attempt counted).
+    async fn return_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        account::Entity::update_many()
+            .col_expr(
+                account::Column::Status,
+                Expr::value(AccountState::Available.name()),
+            )
+            .col_expr(
+                account::Column::LeasedServerId,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                account::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                account::Column::LeasedAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(account::Column::Id.eq(lease.account.id))
+            .filter(account::Column::Status.eq(AccountState::Leased.name()))
+            .filter(account::Column::LeasedServerId.eq(lease.server_id))
+            .filter(account::Column::LeaseOwner.eq(lease.owner.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Moves a binding by `event` (not to a terminal state: see [`Store::close_binding`]) and
@@ -148,6 +189,7 @@ impl Store {
         Self::cas_binding(&txn, binding, next, patch).await?;
         txn.commit().await?;
         binding.state = next;
+        binding.version += 1;
         Ok(next)
     }
 
@@ -160,6 +202,7 @@ impl Store {
         let now = Utc::now();
         let mut update = binding::Entity::update_many()
             .col_expr(binding::Column::State, Expr::value(next.as_str()))
+            .col_expr(binding::Column::Version, Expr::value(binding.version + 1))
             .col_expr(binding::Column::EndReason, Expr::value(next.end_reason()))
             .col_expr(binding::Column::UpdatedAt, Expr::value(now));
         if next.is_terminal() {
@@ -192,6 +235,7 @@ impl Store {
         let res = update
             .filter(binding::Column::Id.eq(binding.id))
             .filter(binding::Column::State.eq(binding.state.as_str()))
+            .filter(binding::Column::Version.eq(binding.version))
             .filter(binding::Column::EndedAt.is_null())
             .exec(conn)
             .await?;
@@ -318,6 +362,7 @@ impl Store {
             server_id: row.server_id,
             account: LeasedAccount::try_from(account)?,
             state: BindingState::from_stored(&row.state, row.end_reason.as_deref())?,
+            version: row.version,
         }))
     }
 

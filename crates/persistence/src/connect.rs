@@ -7,11 +7,15 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    AccessMode, ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait as _, Database, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, IsolationLevel, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::StoreError;
+
+/// The PostgreSQL advisory lock key that serialises migrations ("simrotor" in ASCII, truncated).
+const MIGRATION_LOCK: i64 = 0x73_696d_726f_746f;
 
 /// SQLite's durability setting; see `database.synchronous` in `config.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,8 +109,17 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// Applies pending migrations inside one write transaction, under an advisory lock on
+    /// PostgreSQL, so two processes starting together on a fresh database do not both try to
+    /// create the tables.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        let txn = self.begin_write().await?;
+        if self.backend() == DatabaseBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+        }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 

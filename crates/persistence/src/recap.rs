@@ -1,7 +1,7 @@
 //! The recap per batch, computed on demand from accounts, bindings and transactions; never
 //! stored, so it can never disagree with them.
 //!
-//! Four grouped queries, each served by an index (`ix_accounts_batch_status`,
+//! Four grouped queries, each served by an index (`ix_accounts_batch_lease`,
 //! `ix_transactions_recap` covers the transaction half, `ix_bindings_batch`), so a recap over
 //! millions of transactions takes a fraction of a second.
 

@@ -121,14 +121,23 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
-        let res = transaction::Entity::insert(row)
+        // Insert-or-nothing, then read back by key: SeaORM reports a conflicting insert with
+        // RETURNING as "record not found", which would hide the duplicate.
+        let inserted = transaction::Entity::insert(row)
             .on_conflict_do_nothing_on([transaction::Column::AttemptKey])
-            .exec_with_returning(&self.db)
+            .exec_without_returning(&self.db)
             .await?;
-        match res {
-            sea_orm::TryInsertResult::Inserted(model) => Purchase::try_from(model),
-            _ => Err(StoreError::DuplicateAttempt { attempt_key: key }),
+        if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+            return Err(StoreError::DuplicateAttempt { attempt_key: key });
         }
+        let model = transaction::Entity::find()
+            .filter(transaction::Column::AttemptKey.eq(key.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::DuplicateAttempt {
+                attempt_key: key.clone(),
+            })?;
+        Purchase::try_from(model)
     }
 
     /// Records `trx_idv`'s answer: the purchase stays `PROCESSING` until its status is final.

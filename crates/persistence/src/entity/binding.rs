@@ -10,6 +10,9 @@ pub struct Model {
     pub batch_id: String,
     pub msisdn: String,
     pub state: String,
+    /// Bumped by every move: the compare-and-set key, so a copy read before a round trip
+    /// (`OTP_REQUESTED → OTP_VERIFICATION → OTP_REQUESTED`) is still stale.
+    pub version: i32,
     pub end_reason: Option<String>,
     /// Kept for debugging, as the owner asked; never printed.
     pub token_login: Option<String>,
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Model {
             .field("batch_id", &self.batch_id)
             .field("msisdn", &self.msisdn)
             .field("state", &self.state)
+            .field("version", &self.version)
             .field("end_reason", &self.end_reason)
             .field("token_login", &masked(&self.token_login))
             .field("token_location", &masked(&self.token_location))

@@ -1,0 +1,80 @@
+//! The schema goes up at every start, comes down with `migrate --down`, and goes up again to the
+//! same usable schema.
+
+use simrotor_domain::{BindingEvent, FailReason};
+use simrotor_persistence::{BindingPatch, Settle, StoreError};
+
+use crate::helpers::*;
+
+both_databases!(down_then_up_again_gives_usable_tables);
+/// Down drops every table (the store then refuses to work), up again gives empty tables that
+/// work, with their invariants (the one-open-binding-per-server index) back in place.
+async fn down_then_up_again_gives_usable_tables(db: TestDb) {
+    let store = &db.store;
+    servers(store, 2).await;
+    assert_eq!(import(store, "b1", 0..3).await, 3);
+
+    store.migrate_down().await.unwrap();
+    assert!(
+        store.servers().await.is_err(),
+        "servers table still there after down"
+    );
+    assert!(
+        store.available_count(None).await.is_err(),
+        "accounts table still there after down"
+    );
+    assert!(
+        store.recap(None).await.is_err(),
+        "tables still there after down"
+    );
+
+    store.migrate().await.unwrap();
+    assert!(store.servers().await.unwrap().is_empty());
+    assert_eq!(store.available_count(None).await.unwrap(), 0);
+    assert!(store.recap(None).await.unwrap().batches.is_empty());
+
+    let rows = servers(store, 2).await;
+    assert_eq!(import(store, "b1", 0..1).await, 1);
+    let mut first = bind(store, rows[0].id, None).await;
+    step(
+        store,
+        &mut first,
+        BindingEvent::OtpRequestSent,
+        BindingPatch::default(),
+    )
+    .await;
+    assert_eq!(import(store, "b1", 1..2).await, 1);
+    let lease = store
+        .lease_next_account(rows[0].id, &me(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store.open_binding(lease).await;
+    assert!(matches!(second, Err(StoreError::Db(_))), "{second:?}");
+    store
+        .close_binding(
+            first,
+            BindingEvent::Failed(FailReason::OtpTimeout),
+            Settle::Released,
+            BindingPatch::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.available_count(None).await.unwrap(),
+        2,
+        "the refused number and the released one are both back"
+    );
+}
+
+both_databases!(connecting_again_keeps_the_data);
+/// A restart connects and migrates again: nothing to apply, nothing lost.
+async fn connecting_again_keeps_the_data(db: TestDb) {
+    servers(&db.store, 3).await;
+    import(&db.store, "b1", 0..5).await;
+    let again = db.connect_again(2).await;
+    assert_eq!(again.servers().await.unwrap().len(), 3);
+    assert_eq!(again.available_count(None).await.unwrap(), 5);
+    again.migrate().await.unwrap();
+    assert_eq!(again.available_count(None).await.unwrap(), 5);
+}

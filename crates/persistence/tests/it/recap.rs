@@ -1,0 +1,289 @@
+//! The recap per batch and in total, computed from accounts, bindings and transactions: what
+//! the operator reads to know where every number and every rupiah of a batch went.
+
+use simrotor_domain::{BindingEvent, FailReason, LogoutReason, TrxEvent};
+use simrotor_persistence::{
+    BatchRecap, Binding, NumberCounts, PulsaSums, PurchaseIntent, PurchaseOutcome, Settle, Store,
+    TrxCounts,
+};
+
+use crate::helpers::*;
+
+/// Buys one product of `price` on `b` and settles it by `event` with `pulsa_akhir`.
+async fn buy(
+    store: &Store,
+    b: &Binding,
+    seq: u32,
+    price: u64,
+    pulsa_awal: u64,
+    event: Option<TrxEvent>,
+    pulsa_akhir: u64,
+) {
+    let mut p = store
+        .write_purchase_intent(
+            b,
+            PurchaseIntent {
+                seq,
+                product_id: "VCR".to_owned(),
+                limit_harga: rp(price),
+                price: rp(price),
+                pulsa_awal: rp(pulsa_awal),
+            },
+        )
+        .await
+        .unwrap();
+    if let Some(event) = event {
+        store
+            .write_purchase_outcome(
+                &mut p,
+                event,
+                PurchaseOutcome {
+                    pulsa_akhir: Some(rp(pulsa_akhir)),
+                    ..PurchaseOutcome::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Two batches, each number imported just before it is bound (so every lease has exactly one
+/// candidate and the story names who holds what):
+/// - b1: number 0 bound twice (50,000 at the first login: one success of 10,000, one suspect
+///   of 10,000, one failure, released; 30,000 at the second: one success of 25,000, exhausted
+///   at 5,000), number 1 not a reseller (20,000), number 2 waiting for its OTP, number 3 unused.
+/// - b2: number 10 transacting (100,000: one success of 50,000, one still processing for
+///   20,000), number 11 blocked before login.
+async fn scenario(store: &Store) {
+    let s = servers(store, 4).await;
+    let success = Some(TrxEvent::VoucherReceived);
+
+    import(store, "b1", 0..1).await;
+    let mut b = bind(store, s[0].id, Some("b1")).await;
+    transacting(store, &mut b, 50_000).await;
+    buy(store, &b, 1, 10_000, 50_000, success, 40_000).await;
+    buy(
+        store,
+        &b,
+        2,
+        10_000,
+        40_000,
+        Some(TrxEvent::AnswerLostBalanceDropped),
+        30_000,
+    )
+    .await;
+    buy(
+        store,
+        &b,
+        3,
+        10_000,
+        30_000,
+        Some(TrxEvent::Refused),
+        30_000,
+    )
+    .await;
+    let released = LogoutReason::Released;
+    store
+        .close_binding(
+            b,
+            BindingEvent::LoggedOut(released),
+            Settle::Released,
+            no_patch(),
+        )
+        .await
+        .unwrap();
+
+    let mut b = bind(store, s[0].id, Some("b1")).await;
+    assert_eq!(
+        b.account.msisdn,
+        msisdn(0),
+        "the released number is leased again"
+    );
+    transacting(store, &mut b, 30_000).await;
+    buy(store, &b, 1, 25_000, 30_000, success, 5_000).await;
+    let exhausted = LogoutReason::Exhausted;
+    store
+        .close_binding(
+            b,
+            BindingEvent::LoggedOut(exhausted),
+            Settle::Exhausted,
+            no_patch(),
+        )
+        .await
+        .unwrap();
+
+    import(store, "b1", 1..2).await;
+    let mut b = bind(store, s[1].id, Some("b1")).await;
+    login(store, &mut b, 20_000).await;
+    let not_reseller = LogoutReason::NotReseller;
+    store
+        .close_binding(
+            b,
+            BindingEvent::LoggedOut(not_reseller),
+            Settle::NotReseller,
+            no_patch(),
+        )
+        .await
+        .unwrap();
+
+    import(store, "b1", 2..3).await;
+    let mut b = bind(store, s[1].id, Some("b1")).await;
+    await_otp(store, &mut b).await;
+
+    import(store, "b2", 10..11).await;
+    let mut b = bind(store, s[2].id, Some("b2")).await;
+    transacting(store, &mut b, 100_000).await;
+    buy(store, &b, 1, 50_000, 100_000, success, 50_000).await;
+    buy(store, &b, 2, 20_000, 50_000, None, 0).await;
+
+    import(store, "b2", 11..12).await;
+    let b = bind(store, s[3].id, Some("b2")).await;
+    store
+        .close_binding(
+            b,
+            BindingEvent::Failed(FailReason::Blocked),
+            Settle::Blocked,
+            no_patch(),
+        )
+        .await
+        .unwrap();
+
+    import(store, "b1", 3..4).await;
+}
+
+fn b1() -> BatchRecap {
+    BatchRecap {
+        batch_id: "b1".to_owned(),
+        numbers: NumberCounts {
+            total: 4,
+            available: 1,
+            in_use: 1,
+            done: 1,
+            non_reseller: 1,
+            blocked: 0,
+            failed: 0,
+            waiting_otp: 1,
+        },
+        pulsa: PulsaSums {
+            start: rp(70_000),
+            spent: rp(35_000),
+            suspect: rp(10_000),
+            left: rp(25_000),
+        },
+        transactions: TrxCounts {
+            total: 4,
+            processing: 0,
+            success: 2,
+            suspect: 1,
+            failed: 1,
+        },
+    }
+}
+
+fn b2() -> BatchRecap {
+    BatchRecap {
+        batch_id: "b2".to_owned(),
+        numbers: NumberCounts {
+            total: 2,
+            available: 0,
+            in_use: 1,
+            done: 0,
+            non_reseller: 0,
+            blocked: 1,
+            failed: 0,
+            waiting_otp: 0,
+        },
+        pulsa: PulsaSums {
+            start: rp(100_000),
+            spent: rp(50_000),
+            suspect: rp(0),
+            left: rp(50_000),
+        },
+        transactions: TrxCounts {
+            total: 2,
+            processing: 1,
+            success: 1,
+            suspect: 0,
+            failed: 0,
+        },
+    }
+}
+
+both_databases!(recap_of_every_batch_and_the_total);
+/// Per batch and in total: numbers by status and waiting for an OTP, pulsa at the start
+/// (each number's first login only), spent, suspect, left (each number's last balance),
+/// transactions by status.
+async fn recap_of_every_batch_and_the_total(db: TestDb) {
+    scenario(&db.store).await;
+    let recap = db.store.recap(None).await.unwrap();
+    assert_eq!(recap.batches, [b1(), b2()]);
+    assert_eq!(
+        recap.total,
+        BatchRecap {
+            batch_id: "TOTAL".to_owned(),
+            numbers: NumberCounts {
+                total: 6,
+                available: 1,
+                in_use: 2,
+                done: 1,
+                non_reseller: 1,
+                blocked: 1,
+                failed: 0,
+                waiting_otp: 1
+            },
+            pulsa: PulsaSums {
+                start: rp(170_000),
+                spent: rp(85_000),
+                suspect: rp(10_000),
+                left: rp(75_000)
+            },
+            transactions: TrxCounts {
+                total: 6,
+                processing: 1,
+                success: 3,
+                suspect: 1,
+                failed: 1
+            },
+        }
+    );
+}
+
+both_databases!(recap_of_one_batch);
+/// With a batch filter: that batch only, and the total is that batch's.
+async fn recap_of_one_batch(db: TestDb) {
+    scenario(&db.store).await;
+    let recap = db.store.recap(Some(&batch("b2"))).await.unwrap();
+    assert_eq!(recap.batches, [b2()]);
+    assert_eq!(
+        recap.total,
+        BatchRecap {
+            batch_id: "TOTAL".to_owned(),
+            ..b2()
+        }
+    );
+    let recap = db.store.recap(Some(&batch("b1"))).await.unwrap();
+    assert_eq!(recap.batches, [b1()]);
+    let none = db.store.recap(Some(&batch("nope"))).await.unwrap();
+    assert!(none.batches.is_empty());
+    assert_eq!(
+        none.total,
+        BatchRecap {
+            batch_id: "TOTAL".to_owned(),
+            ..BatchRecap::default()
+        }
+    );
+}
+
+both_databases!(recap_of_an_empty_store);
+/// A fresh store: no batches, a zero total.
+async fn recap_of_an_empty_store(db: TestDb) {
+    let recap = db.store.recap(None).await.unwrap();
+    assert!(recap.batches.is_empty());
+    assert_eq!(
+        recap.total,
+        BatchRecap {
+            batch_id: "TOTAL".to_owned(),
+            ..BatchRecap::default()
+        }
+    );
+}
