@@ -8,6 +8,7 @@
 
 mod masked;
 mod model;
+mod simulator;
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use model::*;
+pub use simulator::*;
 
 /// The default configuration file, looked up in the working directory.
 pub const DEFAULT_FILE: &str = "config.toml";
@@ -96,5 +98,7 @@ pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+// figment::Jail's closures return its large error type; that is its API, not ours.
 #[cfg(test)]
+#[allow(clippy::result_large_err)]
 mod tests;

@@ -21,6 +21,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub restart: RestartConfig,
     pub logging: LoggingConfig,
+    pub simulator: crate::SimulatorConfig,
 }
 
 /// How hard SQLite works to keep a commit through a power cut.
@@ -442,6 +443,7 @@ impl Config {
             self.restart.backoff_max,
         )?;
         positive("restart.window", self.restart.window)?;
+        self.simulator.validate()?;
         Ok(())
     }
 

@@ -1,0 +1,348 @@
+//! The knobs of `simrotor sim`, the simulator of the operator's resource servers.
+//!
+//! They live here, beside the rest of the configuration, so that `config.toml`, the
+//! `SIMROTOR_SIMULATOR__…` environment and the command line all set the same fields, and so that
+//! an impossible value (a rate above 1, an empty catalogue) stops start-up with the key named.
+//! Rates are probabilities (`f64`); money is always [`Rupiah`].
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use simrotor_domain::Rupiah;
+
+use crate::ConfigError;
+use crate::masked::ConfigPin;
+
+/// How the simulated servers and the telco behind them behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Makes runs repeatable: per-number properties, device ids, codes and fault draws all
+    /// follow from it (0 … 2^63-1, TOML integers are signed).
+    pub seed: u64,
+    /// The PIN every number accepts. Unset: a number accepts the first well-formed PIN it is
+    /// sent and, from then on, only that one. Printed masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<ConfigPin>,
+    /// A number's starting pulsa is drawn in `pulsa_min ..= pulsa_max`.
+    pub pulsa_min: Rupiah,
+    pub pulsa_max: Rupiah,
+    /// The share of numbers that are resellers (may list and buy products).
+    pub reseller_rate: f64,
+    /// The share of numbers the telco has blocked (login refused).
+    pub blocked_rate: f64,
+    /// How long a login or transaction OTP stays valid.
+    #[serde(with = "humantime_serde")]
+    pub otp_ttl: Duration,
+    /// How long a login token stays valid; after it, calls answer "token expired".
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Status polls that still answer "processing" before a purchase answers its outcome.
+    pub status_polls: u32,
+    /// The share of purchases that finish without a voucher (suspect).
+    pub suspect_rate: f64,
+    /// Ask for a transaction OTP on a number's first purchase on a device it has not used.
+    pub transaction_otp: bool,
+    /// Where each simulated SMS is also posted, as an SMS-forwarder app would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_forwarder_url: Option<String>,
+    pub faults: SimulatorFaults,
+    /// What the servers sell.
+    pub products: Vec<SimProduct>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            pin: None,
+            pulsa_min: Rupiah::new(5_000),
+            pulsa_max: Rupiah::new(60_000),
+            reseller_rate: 0.9,
+            blocked_rate: 0.02,
+            otp_ttl: Duration::from_secs(300),
+            token_ttl: Duration::from_secs(3600),
+            status_polls: 2,
+            suspect_rate: 0.0,
+            transaction_otp: false,
+            sms_forwarder_url: None,
+            faults: SimulatorFaults::default(),
+            products: vec![
+                SimProduct::new("VCR5", "Voucher Belanja 5.000", 5_000),
+                SimProduct::new("VCR10", "Voucher Belanja 10.000", 10_000),
+                SimProduct::new("VCR25", "Voucher Belanja 25.000", 25_000),
+            ],
+        }
+    }
+}
+
+/// One product of the simulated catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimProduct {
+    pub id: String,
+    pub name: String,
+    pub price: Rupiah,
+}
+
+impl SimProduct {
+    pub fn new(id: &str, name: &str, price: u64) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            price: Rupiah::new(price),
+        }
+    }
+}
+
+/// The faults the simulated servers inject. All off by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorFaults {
+    /// Added to every answer.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    /// A further delay drawn uniformly in `0 ..= jitter`.
+    #[serde(with = "humantime_serde")]
+    pub jitter: Duration,
+    /// The share of calls answered with an HTML 5xx page instead of being executed.
+    pub error_rate: f64,
+    /// The share of JSON answers cut short (executed, body not valid JSON).
+    pub malformed_rate: f64,
+    /// The share of answers whose body stalls for `slow_body_delay` after the headers.
+    pub slow_body_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub slow_body_delay: Duration,
+    /// The share of purchases executed (pulsa debited) whose answer is lost: the connection
+    /// closes without a byte.
+    pub lost_answer_rate: f64,
+    /// Ports that refuse connections from `down_after` after start, for `down_for`.
+    pub down_ports: Vec<u16>,
+    #[serde(with = "humantime_serde")]
+    pub down_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub down_for: Duration,
+}
+
+impl Default for SimulatorFaults {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            error_rate: 0.0,
+            malformed_rate: 0.0,
+            slow_body_rate: 0.0,
+            slow_body_delay: Duration::from_secs(5),
+            lost_answer_rate: 0.0,
+            down_ports: Vec::new(),
+            down_after: Duration::from_secs(60),
+            down_for: Duration::ZERO,
+        }
+    }
+}
+
+fn rate(key: &str, value: f64) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(ConfigError::invalid(
+            key,
+            value,
+            "a rate is a probability from 0 to 1",
+        ));
+    }
+    Ok(())
+}
+
+fn nonzero(key: &str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(key, "0s", "must be longer than zero"));
+    }
+    Ok(())
+}
+
+impl SimulatorConfig {
+    /// The checks no type expresses. Each error names the key (under `simulator.`) and the value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.pulsa_min > self.pulsa_max {
+            return Err(ConfigError::invalid(
+                "simulator.pulsa_min",
+                self.pulsa_min.get(),
+                &format!("it is above simulator.pulsa_max = {}", self.pulsa_max.get()),
+            ));
+        }
+        if i64::try_from(self.seed).is_err() {
+            return Err(ConfigError::invalid(
+                "simulator.seed",
+                self.seed,
+                "must fit a signed 64-bit integer",
+            ));
+        }
+        rate("simulator.reseller_rate", self.reseller_rate)?;
+        rate("simulator.blocked_rate", self.blocked_rate)?;
+        rate("simulator.suspect_rate", self.suspect_rate)?;
+        nonzero("simulator.otp_ttl", self.otp_ttl)?;
+        nonzero("simulator.token_ttl", self.token_ttl)?;
+        if let Some(url) = &self.sms_forwarder_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::invalid(
+                "simulator.sms_forwarder_url",
+                format!("{url:?}"),
+                "expected an http:// or https:// URL",
+            ));
+        }
+        if self.products.is_empty() {
+            return Err(ConfigError::invalid(
+                "simulator.products",
+                "[]",
+                "the catalogue needs at least one product",
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        for (i, p) in self.products.iter().enumerate() {
+            if p.id.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("simulator.products[{i}].id"),
+                    "\"\"",
+                    "a product id cannot be blank",
+                ));
+            }
+            if !ids.insert(p.id.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("simulator.products[{i}].id"),
+                    format!("{:?}", p.id),
+                    "the product id is listed twice",
+                ));
+            }
+            if p.price == Rupiah::ZERO {
+                return Err(ConfigError::invalid(
+                    format!("simulator.products[{i}].price"),
+                    0,
+                    "must be above zero",
+                ));
+            }
+        }
+        let f = &self.faults;
+        rate("simulator.faults.error_rate", f.error_rate)?;
+        rate("simulator.faults.malformed_rate", f.malformed_rate)?;
+        rate("simulator.faults.slow_body_rate", f.slow_body_rate)?;
+        rate("simulator.faults.lost_answer_rate", f.lost_answer_rate)?;
+        if f.down_ports.contains(&0) {
+            return Err(ConfigError::invalid(
+                "simulator.faults.down_ports",
+                0,
+                "port 0 is not a server port",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // a panic is how a test fails; figment::Jail returns its own large error
+mod tests {
+    use figment::Jail;
+
+    use crate::{Config, load};
+
+    fn error_for(toml: &str) -> String {
+        let toml = toml.to_owned();
+        let mut out = String::new();
+        Jail::expect_with(|jail| {
+            jail.create_file("config.toml", &toml)?;
+            out = load(None).expect_err("must be refused").to_string();
+            Ok(())
+        });
+        out
+    }
+
+    #[test]
+    fn the_default_catalogue_sells_the_default_wanted_products_within_the_limit() {
+        let cfg = Config::default();
+        for wanted in &cfg.products.wanted {
+            let product = cfg
+                .simulator
+                .products
+                .iter()
+                .find(|p| &p.id == wanted)
+                .unwrap_or_else(|| panic!("{wanted} is not in the simulator's catalogue"));
+            assert!(product.price <= cfg.products.limit_harga, "{product:?}");
+        }
+    }
+
+    #[test]
+    fn impossible_simulator_values_name_the_key_and_the_value() {
+        let cases = [
+            (
+                "[simulator]\nreseller_rate = 1.5\n",
+                "simulator.reseller_rate = 1.5",
+            ),
+            (
+                "[simulator]\nblocked_rate = -0.1\n",
+                "simulator.blocked_rate = -0.1",
+            ),
+            (
+                "[simulator]\nsuspect_rate = nan\n",
+                "simulator.suspect_rate = NaN",
+            ),
+            (
+                "[simulator]\npulsa_min = 9000\npulsa_max = 8000\n",
+                "simulator.pulsa_min = 9000",
+            ),
+            ("[simulator]\notp_ttl = \"0s\"\n", "simulator.otp_ttl = 0s"),
+            ("[simulator]\nproducts = []\n", "simulator.products = []"),
+            (
+                "[[simulator.products]]\nid = \"A\"\nname = \"a\"\nprice = 1\n\
+                 [[simulator.products]]\nid = \"A\"\nname = \"b\"\nprice = 2\n",
+                "simulator.products[1].id = \"A\"",
+            ),
+            (
+                "[[simulator.products]]\nid = \"A\"\nname = \"a\"\nprice = 0\n",
+                "simulator.products[0].price = 0",
+            ),
+            (
+                "[simulator]\nsms_forwarder_url = \"ftp://x\"\n",
+                "simulator.sms_forwarder_url = \"ftp://x\"",
+            ),
+            (
+                "[simulator.faults]\nlost_answer_rate = 2\n",
+                "simulator.faults.lost_answer_rate = 2",
+            ),
+            (
+                "[simulator.faults]\ndown_ports = [0]\n",
+                "simulator.faults.down_ports = 0",
+            ),
+        ];
+        for (toml, want) in cases {
+            let err = error_for(toml);
+            assert!(err.contains(want), "{toml:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_simulator_key_is_named() {
+        let err = error_for("[simulator.faults]\nerorr_rate = 0.5\n");
+        assert!(err.contains("erorr_rate"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_sets_nested_knobs_and_the_pin_prints_masked() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SIMROTOR_SIMULATOR__FAULTS__ERROR_RATE", "0.25");
+            jail.set_env("SIMROTOR_SIMULATOR__FAULTS__DOWN_PORTS", "[9903]");
+            jail.set_env("SIMROTOR_SIMULATOR__PIN", "\"135790\"");
+            let cfg = load(None).unwrap();
+            assert_eq!(cfg.simulator.faults.error_rate, 0.25);
+            assert_eq!(cfg.simulator.faults.down_ports, [9903]);
+            assert_eq!(
+                cfg.simulator.pin.as_ref().map(|p| p.0.expose()),
+                Some("135790")
+            );
+            let shown = cfg.to_masked_toml();
+            assert!(!shown.contains("135790"), "{shown}");
+            assert!(shown.contains("[simulator.faults]"), "{shown}");
+            assert!(format!("{cfg:?}").contains("Pin(****)"));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,191 @@
+//! A started simulator with a client, and the calls every topic repeats.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use serde_json::Value;
+use simrotor_domain::{Msisdn, Rupiah};
+use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+
+/// A config where every number is a reseller, none is blocked, and each starts with 27,000.
+pub fn config() -> SimulatorConfig {
+    SimulatorConfig {
+        pulsa_min: Rupiah::new(27_000),
+        pulsa_max: Rupiah::new(27_000),
+        reseller_rate: 1.0,
+        blocked_rate: 0.0,
+        ..SimulatorConfig::default()
+    }
+}
+
+pub fn number(n: u32) -> Msisdn {
+    Msisdn::parse(&format!("0812{n:08}")).unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A port that was free a moment ago, for knobs that name a port before the simulator starts.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP answer, kept whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// The telco's answer inside the envelope.
+    pub fn res(&self) -> Value {
+        self.json()["res"].clone()
+    }
+
+    pub fn message(&self) -> String {
+        self.res()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+pub struct Sim {
+    pub handle: SimulatorHandle,
+    pub client: reqwest::Client,
+}
+
+impl Sim {
+    pub async fn start(config: SimulatorConfig, servers: usize) -> Sim {
+        Self::on(config, &vec![0; servers]).await
+    }
+
+    pub async fn on(config: SimulatorConfig, ports: &[u16]) -> Sim {
+        let handle = Simulator::start(config, "127.0.0.1", ports).await.unwrap();
+        Sim {
+            handle,
+            client: client(),
+        }
+    }
+
+    pub fn port(&self, server: usize) -> u16 {
+        self.handle.addrs()[server].port()
+    }
+
+    pub fn url(&self, server: usize, path: &str) -> String {
+        format!("{}{path}", self.handle.base_urls()[server])
+    }
+
+    /// The URL with its query encoded (reqwest's `query` needs a feature the workspace leaves off).
+    pub fn url_with(&self, server: usize, path: &str, query: &[(&str, &str)]) -> reqwest::Url {
+        reqwest::Url::parse_with_params(&self.url(server, path), query).unwrap()
+    }
+
+    pub async fn try_get(
+        &self,
+        server: usize,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> reqwest::Result<Answer> {
+        let resp = self
+            .client
+            .get(self.url_with(server, path, query))
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = resp.text().await?;
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    pub async fn get(&self, server: usize, path: &str, query: &[(&str, &str)]) -> Answer {
+        self.try_get(server, path, query).await.unwrap()
+    }
+
+    /// A call with `username` = the number's local form.
+    pub async fn call(
+        &self,
+        server: usize,
+        path: &str,
+        msisdn: &Msisdn,
+        more: &[(&str, &str)],
+    ) -> Answer {
+        let local = msisdn.local();
+        let mut query = vec![("username", local.as_str())];
+        query.extend_from_slice(more);
+        self.get(server, path, &query).await
+    }
+
+    /// `/otp` then `/verifyOtp` with the code from the SMS; returns `token_login`.
+    pub async fn login(&self, server: usize, msisdn: &Msisdn) -> String {
+        let ack = self.call(server, "/otp", msisdn, &[("pin", "1234")]).await;
+        assert_eq!(ack.res()["status"], "0", "{ack:?}");
+        let code = self.handle.latest_otp(msisdn).unwrap();
+        let verified = self
+            .call(server, "/verifyOtp", msisdn, &[("otp", &code)])
+            .await;
+        assert_eq!(verified.res()["status"], "0", "{verified:?}");
+        verified.res()["data"]["token_login"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn balance(&self, server: usize, msisdn: &Msisdn) -> String {
+        let answer = self.call(server, "/balance_pulsa", msisdn, &[]).await;
+        answer.res()["balance"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no balance: {answer:?}"))
+            .to_owned()
+    }
+
+    pub async fn buy(&self, server: usize, msisdn: &Msisdn, product: &str, limit: &str) -> Answer {
+        self.call(
+            server,
+            "/trx_idv",
+            msisdn,
+            &[
+                ("product_id", product),
+                ("email", "buyer@example.id"),
+                ("limit_harga", limit),
+            ],
+        )
+        .await
+    }
+
+    pub async fn status(&self, server: usize, msisdn: &Msisdn, trx_id: &str) -> Value {
+        self.call(server, "/status_idv", msisdn, &[("trx_id", trx_id)])
+            .await
+            .res()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop().await;
+    }
+}
