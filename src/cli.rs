@@ -1,6 +1,7 @@
 //! The command line, as clap types: every verb, flag and its help text in one place.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use simrotor_domain::{AccountState, BatchId};
@@ -68,11 +69,70 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Serves the simulator of the operator's resource servers on the configured host and ports
+    /// (servers.host, servers.ports) until Ctrl-C. Flags override the [simulator] settings.
+    Sim(SimArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+/// Command-line overrides of `[simulator]`; each flag names its config key.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SimArgs {
+    /// simulator.seed: makes runs repeatable.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// simulator.faults.latency, e.g. 50ms.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub latency: Option<Duration>,
+    /// simulator.faults.jitter, e.g. 10ms.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub jitter: Option<Duration>,
+    /// simulator.faults.error_rate: share of calls answered with an HTML 5xx page (0..1).
+    #[arg(long)]
+    pub error_rate: Option<f64>,
+    /// simulator.faults.malformed_rate: share of JSON answers cut short (0..1).
+    #[arg(long)]
+    pub malformed_rate: Option<f64>,
+    /// simulator.faults.slow_body_rate: share of answers whose body stalls (0..1).
+    #[arg(long)]
+    pub slow_body_rate: Option<f64>,
+    /// simulator.faults.slow_body_delay, e.g. 40s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub slow_body_delay: Option<Duration>,
+    /// simulator.faults.lost_answer_rate: share of purchases executed whose answer is lost (0..1).
+    #[arg(long)]
+    pub lost_answer_rate: Option<f64>,
+    /// simulator.faults.down_ports: ports that refuse connections for a while (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub down_ports: Option<Vec<u16>>,
+    /// simulator.faults.down_after, e.g. 30s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub down_after: Option<Duration>,
+    /// simulator.faults.down_for, e.g. 1m.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub down_for: Option<Duration>,
+    /// simulator.status_polls: polls that answer "processing" before the outcome.
+    #[arg(long)]
+    pub status_polls: Option<u32>,
+    /// simulator.suspect_rate: share of purchases that finish without a voucher (0..1).
+    #[arg(long)]
+    pub suspect_rate: Option<f64>,
+    /// simulator.reseller_rate (0..1).
+    #[arg(long)]
+    pub reseller_rate: Option<f64>,
+    /// simulator.blocked_rate (0..1).
+    #[arg(long)]
+    pub blocked_rate: Option<f64>,
+    /// simulator.transaction_otp: ask for a transaction OTP on a new device.
+    #[arg(long)]
+    pub transaction_otp: bool,
+    /// simulator.sms_forwarder_url: where each SMS is also posted.
+    #[arg(long, value_name = "URL")]
+    pub forwarder: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod import;
 mod migrate;
 mod recap;
 mod servers;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => accounts::run(&config, batch, status, limit, format).await,
         Command::Servers { format } => servers::run(&config, format).await,
         Command::Recap { batch, format } => recap::run(&config, batch, format).await,
+        Command::Sim(args) => sim::run(config, args).await,
     }
 }
 

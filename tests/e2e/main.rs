@@ -9,3 +9,4 @@ mod helpers;
 mod config;
 mod import;
 mod listing;
+mod sim;
