@@ -196,21 +196,60 @@ impl RejectedSink {
     }
 }
 
-/// Splits one line into its fields with the csv crate (quotes, escaped quotes). Lines are
-/// read by us, not by the csv reader, because its line count drifts after blank lines and the
-/// operator needs the exact line of every rejected row; a record never spans lines here, since
-/// no field of `msisdn,email,pin` can hold a newline.
-fn split_line(line: &str) -> Result<Vec<String>, csv::Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(line.len() + 16)
-        .from_reader(line.as_bytes());
-    let mut record = csv::StringRecord::new();
-    if reader.read_record(&mut record)? {
-        Ok(record.iter().map(str::to_owned).collect())
-    } else {
-        Ok(Vec::new())
+/// Splits lines into fields with one reused `csv_core` reader (quotes, escaped quotes). Lines
+/// are read by us, not by the csv reader, because its line count drifts after blank lines and
+/// the operator needs the exact line of every rejected row; a record never spans lines here,
+/// since no field of `msisdn,email,pin` can hold a newline.
+struct LineSplitter {
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl LineSplitter {
+    fn new() -> Self {
+        Self {
+            core: csv_core::Reader::new(),
+            out: vec![0; 256],
+            ends: vec![0; 8],
+        }
+    }
+
+    /// The fields of one line (already checked to be UTF-8, without its line ending).
+    fn split<'a>(&'a mut self, line: &str) -> Vec<&'a str> {
+        use csv_core::ReadRecordResult as R;
+        self.core.reset();
+        let mut input = line.as_bytes();
+        let (mut nout, mut nends) = (0, 0);
+        let mut eof = false;
+        loop {
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nends..]);
+            input = &input[nin..];
+            nout += o;
+            nends += e;
+            match res {
+                R::InputEmpty if !eof => eof = true,
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::InputEmpty | R::Record | R::End => break,
+            }
+            // `read_record` takes an empty slice as the end of the input.
+            if eof {
+                input = &[];
+            }
+        }
+        let mut start = 0;
+        self.ends[..nends]
+            .iter()
+            .map(|&end| {
+                // Unquoting only removes ASCII quote bytes, so a UTF-8 line stays UTF-8.
+                let field = std::str::from_utf8(&self.out[start..end]).unwrap_or("");
+                start = end;
+                field
+            })
+            .collect()
     }
 }
 
@@ -224,6 +263,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
         writer: None,
     };
     let mut raw = Vec::with_capacity(256);
+    let mut splitter = LineSplitter::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     let (mut rows, mut rejected, mut had_header, mut seen_data) = (0u64, 0u64, false, false);
     let mut sample = Vec::new();
@@ -250,17 +290,7 @@ fn parse_all<R: Read>(reader: R, opts: &ImportOptions, tx: &mpsc::Sender<Msg>) -
         if line == 1 {
             text = text.trim_start_matches('\u{feff}');
         }
-        let fields = match split_line(text) {
-            Ok(fields) => fields,
-            Err(e) => {
-                return Msg::Fatal(ImportError::NotCsv {
-                    file,
-                    line,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let fields = splitter.split(text);
         if !seen_data && !fields.iter().all(|f| f.trim().is_empty()) {
             seen_data = true;
             if fields.len() > 1 && is_header(fields[0].trim()) {
@@ -468,12 +498,16 @@ mod tests {
 
     #[test]
     fn lines_split_like_csv() {
-        assert_eq!(split_line("a, b ,c").unwrap(), ["a", " b ", "c"]);
+        let mut s = LineSplitter::new();
+        assert_eq!(s.split("a, b ,c"), ["a", " b ", "c"]);
         assert_eq!(
-            split_line("\"0812,345\",\"x\"\"y@z.co\"").unwrap(),
+            s.split("\"0812,345\",\"x\"\"y@z.co\""),
             ["0812,345", "x\"y@z.co"]
         );
-        assert!(split_line("").unwrap().is_empty());
+        assert_eq!(s.split("ü,é"), ["ü", "é"]);
+        assert_eq!(s.split(&"x".repeat(1000)), ["x".repeat(1000)]);
+        assert_eq!(s.split(&["1"; 20].join(",")).len(), 20);
+        assert!(s.split("").len() <= 1);
     }
 
     #[test]
