@@ -262,17 +262,22 @@ pub(crate) fn buy(answer: HttpAnswer<'_>) -> Parsed<TrxAccepted> {
 /// transaction stays open for the runtime to settle.
 pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
     let json = JsonAnswer::read(Call::TrxStatus, answer)?;
-    if let Some(refusal) = &json.refusal
-        && matches!(
-            refusal.reason,
-            RefusalReason::Other | RefusalReason::InsufficientPulsa
-        )
-    {
-        let failed = TrxProgress::Failed {
-            status: refusal.status.clone(),
-            message: refusal.message.clone(),
-        };
-        return Ok((failed, json.body.into_raw()));
+    // A refusal is the purchase's failure only when it says so: the telco refused it for pulsa,
+    // the answer marks the transaction itself failed (`is_success` neither 1 nor 2), or its
+    // message says "gagal" (failed). Any
+    // other refusal ("Transaksi tidak ditemukan") says nothing about the money: it stays an
+    // error, so the runtime keeps polling and, at the deadline, keeps the purchase SUSPECT.
+    if let Some(refusal) = &json.refusal {
+        let flag = find(&json.body.value, DATA_RES, &["is_success"]).and_then(int_of);
+        let marked_failed = matches!(flag, Some(f) if f != 1 && f != 2)
+            || refusal.message.to_lowercase().contains("gagal");
+        if marked_failed || refusal.reason == RefusalReason::InsufficientPulsa {
+            let failed = TrxProgress::Failed {
+                status: refusal.status.clone(),
+                message: refusal.message.clone(),
+            };
+            return Ok((failed, json.body.into_raw()));
+        }
     }
     let body = json.success()?;
     let Some(flag) = find(&body.value, DATA_RES, &["is_success"]) else {
