@@ -69,6 +69,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Runs the servers in the foreground: each binds the next number, logs in, buys until the
+    /// pulsa is exhausted, logs out, and takes the next. Ctrl-C (or SIGTERM) stops at the next
+    /// step boundary; a second one exits at once (the next start recovers).
+    Run {
+        /// Stop when the pool is empty and every server is idle.
+        #[arg(long)]
+        until_empty: bool,
+        /// Lease only numbers of this batch.
+        #[arg(long, value_parser = parse_batch)]
+        batch: Option<BatchId>,
+        /// Where the control endpoint listens (SMS forwarder: POST /sms; operator OTP: POST /otp).
+        #[arg(long, default_value = "127.0.0.1:9800")]
+        control: String,
+    },
+    /// The whole product on a fresh machine, no set-up: a temporary SQLite database, the
+    /// simulator on free ports with SMS forwarding, a generated batch, the runtime until the pool
+    /// is empty; then the recap, the throughput, and the simulator's ledger reconciled against
+    /// the database (a mismatch is an error exit).
+    Demo(DemoArgs),
     /// Serves the simulator of the operator's resource servers on the configured host and ports
     /// (servers.host, servers.ports) until Ctrl-C. Flags override the [simulator] settings.
     Sim(SimArgs),
@@ -77,6 +96,22 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// How many servers.
+    #[arg(long, default_value_t = 20)]
+    pub servers: u16,
+    /// How many numbers in the generated batch.
+    #[arg(long, default_value_t = 200)]
+    pub accounts: u32,
+    /// Keep the demo's database and logs in this directory instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// The simulator's knobs (latency, faults, …).
+    #[command(flatten)]
+    pub sim: SimArgs,
 }
 
 /// Command-line overrides of `[simulator]`; each flag names its config key.

@@ -12,17 +12,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(commands::run(cli)) {
+    // rustls needs its crypto provider chosen once, before any HTTP client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // One actix System (a single-threaded tokio runtime) for every verb: the runtime's actors
+    // and its database pool then live on one arbiter, as the stack notes advise.
+    let system = actix_rt::System::new();
+    match system.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -3,9 +3,11 @@
 
 mod accounts;
 mod config;
+mod demo;
 mod import;
 mod migrate;
-mod recap;
+pub mod recap;
+mod run;
 mod servers;
 mod sim;
 
@@ -34,6 +36,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Servers { format } => servers::run(&config, format).await,
         Command::Recap { batch, format } => recap::run(&config, batch, format).await,
         Command::Sim(args) => sim::run(config, args).await,
+        Command::Run {
+            until_empty,
+            batch,
+            control,
+        } => run::run(config, until_empty, batch, control).await,
+        Command::Demo(args) => demo::run(config, args).await,
     }
 }
 
@@ -58,14 +66,5 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// The configured servers as the store records them.
 pub fn server_seeds(config: &Config) -> anyhow::Result<Vec<ServerSeed>> {
-    Ok(config
-        .server_specs()?
-        .into_iter()
-        .map(|spec| ServerSeed {
-            port: spec.port,
-            base_url: spec.base_url(),
-            enabled: spec.enabled,
-            settings: serde_json::to_value(&spec).unwrap_or(serde_json::Value::Null),
-        })
-        .collect())
+    Ok(simrotor_runtime::start::server_seeds(config)?)
 }

@@ -13,7 +13,7 @@ use crate::output::{self, Rows};
 
 #[derive(Serialize)]
 #[serde(transparent)]
-struct RecapView(Recap);
+pub struct RecapView(pub Recap);
 
 fn row(r: &BatchRecap) -> Vec<String> {
     let n = &r.numbers;

@@ -10,7 +10,7 @@ use simrotor_simulator::Simulator;
 use crate::cli::SimArgs;
 
 /// Applies the command line over `[simulator]`; validation then names a bad value's key.
-fn apply(config: &mut Config, args: SimArgs) {
+pub fn apply(config: &mut Config, args: SimArgs) {
     let sim = &mut config.simulator;
     let faults = &mut sim.faults;
     macro_rules! set {

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod config;
+mod demo;
 mod import;
 mod listing;
 mod sim;

@@ -103,6 +103,29 @@ impl Store {
             .collect()
     }
 
+    /// At start-up, the live states a previous run left (`BUSY`, `WAITING_OTP`, `OFFLINE`, …)
+    /// describe nothing any more: every server that is not `FAULTED` starts `IDLE`. A faulted
+    /// server stays faulted until the operator resets it.
+    pub async fn reset_server_states(&self) -> Result<u64, StoreError> {
+        let res = server::Entity::update_many()
+            .col_expr(server::Column::State, ServerState::Idle.name().into())
+            .col_expr(server::Column::StateReason, Option::<String>::None.into())
+            .col_expr(server::Column::UpdatedAt, Utc::now().into())
+            .filter(server::Column::State.ne(ServerState::Faulted.name()))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// One server by id.
+    pub async fn server(&self, id: i64) -> Result<Option<ServerRow>, StoreError> {
+        server::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(ServerRow::try_from)
+            .transpose()
+    }
+
     /// Moves a server's state as compare-and-set on the state it was read in.
     pub async fn move_server(
         &self,

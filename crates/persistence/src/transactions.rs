@@ -247,6 +247,37 @@ impl Store {
             .collect()
     }
 
+    /// Whether the account has bought on a binding whose server reported `device_id` (an
+    /// executed purchase: `SUKSES` or `SUSPECT`). The first purchase on a new device may need a
+    /// transaction OTP.
+    pub async fn has_purchased_on_device(
+        &self,
+        account_id: i64,
+        device_id: &str,
+    ) -> Result<bool, StoreError> {
+        use sea_orm::PaginatorTrait;
+        let bindings: Vec<i64> = binding::Entity::find()
+            .filter(binding::Column::AccountId.eq(account_id))
+            .filter(binding::Column::DeviceId.eq(device_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        if bindings.is_empty() {
+            return Ok(false);
+        }
+        let n = transaction::Entity::find()
+            .filter(transaction::Column::BindingId.is_in(bindings))
+            .filter(
+                transaction::Column::Status
+                    .is_in([TrxStatus::Success.name(), TrxStatus::Suspect.name()]),
+            )
+            .count(&self.db)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Purchases in a status (e.g. `SUSPECT` for the operator's review), oldest first.
     pub async fn purchases_with_status(
         &self,

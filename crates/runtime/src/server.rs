@@ -1,0 +1,229 @@
+//! The ServerActor: one per resource server. It hosts the server's work loop (take the open
+//! binding or lease the next number, drive it to its end, repeat) and answers the operator's
+//! pause, resume and drain between steps. It keeps nothing the database does not have: a
+//! restarted actor resumes the open binding from its persisted state.
+
+use std::panic::AssertUnwindSafe;
+
+use actix::WeakAddr;
+use actix::prelude::*;
+use futures::FutureExt as _;
+use simrotor_domain::{BindingState, FailReason, LogoutReason, ServerEvent, StateMachine};
+use simrotor_persistence::StoreError;
+
+use crate::driver::{Driver, DriverError, Ended};
+use crate::mode::{self, Mode, ModeSwitch, ModeWatch};
+use crate::pool::{AccountPool, LeaseNext, Refilled, Subscribe};
+use crate::supervisor::{ServerDown, ServerIdle, Supervisor};
+
+pub struct ServerActor {
+    driver: Driver,
+    pool: Addr<AccountPool>,
+    supervisor: WeakAddr<Supervisor>,
+    switch: ModeSwitch,
+    watch: ModeWatch,
+}
+
+impl std::fmt::Debug for ServerActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerActor")
+            .field("port", &self.driver.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerActor {
+    pub fn new(
+        driver: Driver,
+        pool: Addr<AccountPool>,
+        supervisor: WeakAddr<Supervisor>,
+        initial: Mode,
+    ) -> Self {
+        let (switch, watch) = mode::channel();
+        switch.set(initial);
+        Self {
+            driver,
+            pool,
+            supervisor,
+            switch,
+            watch,
+        }
+    }
+}
+
+/// Why a server's loop ended.
+#[derive(Debug)]
+pub enum LoopEnd {
+    /// Told to stop (shutdown): not a failure.
+    Stopped,
+    Failed(String),
+}
+
+/// Whether a binding's end gives its number back to the pool (so waiting servers should look).
+fn returns_number(state: &BindingState) -> bool {
+    matches!(
+        state,
+        BindingState::LoggedOut(LogoutReason::Released)
+            | BindingState::Failed(
+                FailReason::OtpTimeout
+                    | FailReason::OtpRejected
+                    | FailReason::LoginRefused
+                    | FailReason::Protocol
+                    | FailReason::ServerFaulted
+                    | FailReason::Abandoned
+            )
+    )
+}
+
+async fn work(
+    driver: Driver,
+    pool: Addr<AccountPool>,
+    supervisor: WeakAddr<Supervisor>,
+    mut watch: ModeWatch,
+) -> Result<(), LoopEnd> {
+    let fail = |e: &dyn std::fmt::Display| LoopEnd::Failed(e.to_string());
+    let mut refilled = pool.send(Subscribe).await.map_err(|e| fail(&e))?;
+    loop {
+        if watch.checkpoint().await.is_err() {
+            return Err(LoopEnd::Stopped);
+        }
+        let binding = match driver
+            .store
+            .open_binding_of_server(driver.server_id)
+            .await
+            .map_err(|e| fail(&e))?
+        {
+            Some(binding) => {
+                tracing::info!(server = driver.port, binding = binding.id, state = %binding.state(), msisdn = %binding.account.msisdn, "Resuming the open binding.");
+                binding
+            }
+            None => {
+                if watch.get() == Mode::Drain {
+                    tracing::info!(
+                        server = driver.port,
+                        "Drained: the server stays idle until resumed."
+                    );
+                    set_server(&driver, ServerEvent::Pause).await;
+                    while watch.get() == Mode::Drain {
+                        if watch.wait_changed().await.is_err() {
+                            return Err(LoopEnd::Stopped);
+                        }
+                    }
+                    set_server(&driver, ServerEvent::Resume).await;
+                    continue;
+                }
+                refilled.borrow_and_update();
+                match pool
+                    .send(LeaseNext {
+                        server_id: driver.server_id,
+                    })
+                    .await
+                    .map_err(|e| fail(&e))?
+                    .map_err(|e| fail(&e))?
+                {
+                    Some(lease) => match driver.store.open_binding(lease).await {
+                        Ok(binding) => {
+                            tracing::info!(server = driver.port, binding = binding.id, msisdn = %binding.account.msisdn, batch = %binding.account.batch_id, "Bound the next number.");
+                            binding
+                        }
+                        Err(StoreError::LeaseLost { .. }) => continue,
+                        Err(e) => return Err(fail(&e)),
+                    },
+                    None => {
+                        if let Some(sup) = supervisor.upgrade() {
+                            sup.do_send(ServerIdle {
+                                port: driver.port,
+                                idle: true,
+                            });
+                        }
+                        tracing::debug!(
+                            server = driver.port,
+                            "The pool is empty; waiting for numbers."
+                        );
+                        tokio::select! {
+                            changed = refilled.changed() => {
+                                if changed.is_err() {
+                                    return Err(LoopEnd::Stopped);
+                                }
+                            }
+                            _ = watch.wait_for_stop() => return Err(LoopEnd::Stopped),
+                        }
+                        if let Some(sup) = supervisor.upgrade() {
+                            sup.do_send(ServerIdle {
+                                port: driver.port,
+                                idle: false,
+                            });
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        match driver.drive(binding, &mut watch).await {
+            Ok(Ended::Closed(state)) => {
+                if returns_number(&state) {
+                    pool.do_send(Refilled);
+                }
+            }
+            Ok(Ended::Interrupted) => return Err(LoopEnd::Stopped),
+            Err(DriverError::Store(e)) => return Err(fail(&e)),
+        }
+    }
+}
+
+async fn set_server(driver: &Driver, event: ServerEvent) {
+    if let Ok(Some(mut row)) = driver.store.server(driver.server_id).await
+        && row.state.apply(&event).is_ok()
+    {
+        let _ = driver.store.move_server(&mut row, event, None).await;
+    }
+}
+
+impl Actor for ServerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let work = work(
+            self.driver.clone(),
+            self.pool.clone(),
+            self.supervisor.clone(),
+            self.watch.clone(),
+        );
+        let port = self.driver.port;
+        // actix does not restart an actor whose future panicked: catch it here and report.
+        let guarded = AssertUnwindSafe(work)
+            .catch_unwind()
+            .map(move |res| match res {
+                Ok(Ok(())) | Ok(Err(LoopEnd::Stopped)) => None,
+                Ok(Err(LoopEnd::Failed(reason))) => Some((reason, false)),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_owned());
+                    Some((what, true))
+                }
+            });
+        ctx.spawn(guarded.into_actor(self).map(move |failure, act, ctx| {
+            if let Some(sup) = act.supervisor.upgrade() {
+                sup.do_send(ServerDown { port, failure });
+            }
+            ctx.stop();
+        }));
+    }
+}
+
+/// The operator's controls, applied at the next step boundary.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetMode(pub Mode);
+
+impl Handler<SetMode> for ServerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetMode, _: &mut Self::Context) {
+        tracing::info!(server = self.driver.port, mode = ?msg.0, "The server's mode changes at the next step boundary.");
+        self.switch.set(msg.0);
+    }
+}

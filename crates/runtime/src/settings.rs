@@ -1,0 +1,49 @@
+//! What the runtime takes from the configuration, resolved once: the driver reads only this.
+
+use std::time::Duration;
+
+use simrotor_config::Config;
+use simrotor_domain::{Pin, Rupiah};
+
+/// The runtime's view of the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub default_pin: Option<Pin>,
+    pub max_attempts: u32,
+    /// Wanted product ids, in order of preference.
+    pub wanted: Vec<String>,
+    pub limit_harga: Rupiah,
+    pub pause_between: Duration,
+    pub status_poll_min: Duration,
+    pub status_poll_max: Duration,
+    pub status_deadline: Duration,
+    pub otp_timeout: Duration,
+    pub max_wrong_otp: u32,
+    pub transaction_otp: bool,
+    /// First wait before probing a server that stopped answering; doubles up to `probe_max`.
+    pub probe_min: Duration,
+    pub probe_max: Duration,
+    /// Consecutive unusable answers before a binding is given up.
+    pub max_protocol_errors: u32,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            default_pin: config.login.default_pin.as_ref().map(|p| p.0.clone()),
+            max_attempts: config.login.max_attempts,
+            wanted: config.products.wanted.clone(),
+            limit_harga: config.products.limit_harga,
+            pause_between: config.products.pause_between,
+            status_poll_min: config.products.status_poll_min,
+            status_poll_max: config.products.status_poll_max,
+            status_deadline: config.products.status_deadline,
+            otp_timeout: config.otp.timeout,
+            max_wrong_otp: config.otp.max_wrong,
+            transaction_otp: config.otp.transaction_otp,
+            probe_min: config.restart.backoff_min,
+            probe_max: config.restart.backoff_max,
+            max_protocol_errors: 3,
+        }
+    }
+}

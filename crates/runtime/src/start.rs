@@ -1,0 +1,143 @@
+//! Starting the runtime: recovery first (stale leases back to the pool, stale server states
+//! reset), then the pool, the supervisor with its servers, and the control endpoint. Open
+//! bindings are not touched here: each server resumes its own from its persisted state, and
+//! each purchase without an outcome is reconciled before that server buys again.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+use simrotor_config::{Config, ServerSpec};
+use simrotor_domain::{BatchId, ServerState};
+use simrotor_persistence::{LeaseOwner, ServerSeed, Store, StoreError};
+use simrotor_slot::SlotClient;
+use tokio::sync::oneshot;
+
+use crate::control::{self, ControlHandle, ControlState};
+use crate::otp::OtpHub;
+use crate::pool::{AccountPool, Refilled};
+use crate::settings::Settings;
+use crate::supervisor::{Supervisor, SupervisorSetup};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop when the pool is empty and every server is idle.
+    pub until_empty: bool,
+    /// Lease only from this batch.
+    pub batch: Option<BatchId>,
+    /// Serve the control endpoint (SMS forwarder, operator OTPs, pool refills) here.
+    pub control_addr: Option<String>,
+}
+
+/// A running runtime.
+#[derive(Debug)]
+pub struct Running {
+    pub supervisor: Addr<Supervisor>,
+    pub pool: Addr<AccountPool>,
+    pub otp: OtpHub,
+    pub owner: LeaseOwner,
+    /// Resolves when every server has stopped.
+    pub done: oneshot::Receiver<()>,
+    pub control: Option<ControlHandle>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] simrotor_config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the OTP settings: {0}")]
+    Otp(#[from] crate::otp::OtpError),
+    #[error("the control endpoint: {0}")]
+    Control(#[from] control::ControlError),
+    #[error("server {port}: cannot build its client: {reason}")]
+    Client { port: u16, reason: String },
+}
+
+/// The configured servers as the store records them.
+pub fn server_seeds(config: &Config) -> Result<Vec<ServerSeed>, simrotor_config::ConfigError> {
+    Ok(config
+        .server_specs()?
+        .into_iter()
+        .map(|spec| ServerSeed {
+            port: spec.port,
+            base_url: spec.base_url(),
+            enabled: spec.enabled,
+            settings: serde_json::to_value(&spec).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
+
+/// Builds the client that reaches one server (the real HTTP client, the simulator's, a double).
+pub type ClientFactory = dyn Fn(&ServerSpec) -> Result<Arc<dyn SlotClient>, String>;
+
+/// Starts the runtime. Must be called inside an actix `System`.
+pub async fn start(
+    config: &Config,
+    store: Store,
+    make_client: &ClientFactory,
+    options: RunOptions,
+) -> Result<Running, StartError> {
+    let owner = LeaseOwner::for_this_process();
+    let released = store.release_stale_leases(&owner, Utc::now()).await?;
+    if released > 0 {
+        tracing::warn!(
+            released,
+            "Put back into the pool the numbers a previous run leased but never bound."
+        );
+    }
+    store.reset_server_states().await?;
+    let rows = store.sync_servers(&server_seeds(config)?).await?;
+    let specs = config.server_specs()?;
+    let mut servers = Vec::new();
+    for spec in specs.iter().filter(|s| s.enabled) {
+        let Some(row) = rows.iter().find(|r| r.base_url == spec.base_url()) else {
+            continue;
+        };
+        if row.state == ServerState::Faulted {
+            tracing::warn!(server = spec.port, reason = ?row.state_reason, "The server is FAULTED from an earlier run; it stays off until the operator resets it.");
+            continue;
+        }
+        let client = make_client(spec).map_err(|reason| StartError::Client {
+            port: spec.port,
+            reason,
+        })?;
+        servers.push((row.clone(), client));
+    }
+
+    let otp = OtpHub::new(&config.otp)?;
+    let pool = AccountPool::new(store.clone(), owner.clone(), options.batch.clone()).start();
+    let control = match &options.control_addr {
+        Some(addr) => {
+            let refill = pool.clone();
+            let state =
+                ControlState::new(otp.clone()).with_pool_refilled(move || refill.do_send(Refilled));
+            let handle = control::serve(addr, state).await?;
+            tracing::info!(addr = %handle.addr(), "The control endpoint listens (SMS forwarder: POST /sms, operator OTP: POST /otp).");
+            Some(handle)
+        }
+        None => None,
+    };
+    let (done_tx, done) = oneshot::channel();
+    let supervisor = Supervisor::new(SupervisorSetup {
+        store,
+        pool: pool.clone(),
+        otp: otp.clone(),
+        settings: Arc::new(Settings::from_config(config)),
+        restart: config.restart.clone(),
+        servers,
+        until_empty: options.until_empty,
+        done: done_tx,
+    })
+    .start();
+    Ok(Running {
+        supervisor,
+        pool,
+        otp,
+        owner,
+        done,
+        control,
+    })
+}

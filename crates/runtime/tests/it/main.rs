@@ -1,0 +1,10 @@
+//! The runtime over real HTTP: the control endpoint started on an ephemeral port, called with
+//! reqwest, and the simulator of the operator's servers forwarding its SMS to it.
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod control;
+mod otp;

@@ -1,0 +1,251 @@
+//! `simrotor demo`: the whole product with zero set-up. A temporary SQLite database, the
+//! simulator on free ports posting its SMS to the runtime's control endpoint (zero-touch OTPs),
+//! a generated batch, the runtime until the pool is empty; then the recap, the throughput, and
+//! the simulator's ledger held against the database: a mismatch is an error exit.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use simrotor_config::{Config, DatabaseUrl, Ports};
+use simrotor_domain::{BatchId, Email, Msisdn, TrxStatus};
+use simrotor_persistence::{NewAccount, Purchase, Store};
+use simrotor_runtime::start::{RunOptions, start};
+use simrotor_simulator::{LedgerEntry, Simulator};
+
+use super::run::{http_client, until_done};
+use super::{sim, store_options};
+use crate::cli::DemoArgs;
+use crate::output::{self};
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Every way the database and the servers' ledger can disagree, in words.
+pub fn reconcile(ledger: &[LedgerEntry], rows: &[Purchase]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let by_trx: HashMap<&str, &LedgerEntry> =
+        ledger.iter().map(|e| (e.trx_id.as_str(), e)).collect();
+    let mut matched = std::collections::HashSet::new();
+    for row in rows {
+        match (row.status, row.trx_id.as_deref()) {
+            (TrxStatus::Processing, _) => {
+                problems.push(format!("{} was left PROCESSING", row.attempt_key))
+            }
+            (TrxStatus::Success, Some(trx)) => match by_trx.get(trx) {
+                None => problems.push(format!(
+                    "{} claims SUKSES for {trx}, which the servers never executed",
+                    row.attempt_key
+                )),
+                Some(e) => {
+                    matched.insert(trx.to_owned());
+                    if e.voucher.is_some() && e.voucher != row.voucher {
+                        problems.push(format!(
+                            "{} has another voucher than the server gave for {trx}",
+                            row.attempt_key
+                        ));
+                    }
+                    if e.price != row.price {
+                        problems.push(format!(
+                            "{} has price {} but the server charged {}",
+                            row.attempt_key, row.price, e.price
+                        ));
+                    }
+                }
+            },
+            (TrxStatus::Suspect, Some(trx)) => {
+                if by_trx.contains_key(trx) {
+                    matched.insert(trx.to_owned());
+                } else {
+                    problems.push(format!(
+                        "{} is SUSPECT for {trx}, which the servers never executed",
+                        row.attempt_key
+                    ));
+                }
+            }
+            (TrxStatus::Failed, Some(trx)) if by_trx.contains_key(trx) => {
+                problems.push(format!(
+                    "{} says GAGAL but the servers executed {trx}",
+                    row.attempt_key
+                ));
+            }
+            _ => {}
+        }
+    }
+    // Purchases whose answer was lost or unreadable carry no trx id: each must be one SUSPECT
+    // row of the same number and price, kept on the balance's evidence.
+    let mut lost_rows: Vec<&Purchase> = rows
+        .iter()
+        .filter(|r| r.status == TrxStatus::Suspect && r.trx_id.is_none())
+        .collect();
+    for e in ledger.iter().filter(|e| !matched.contains(&e.trx_id)) {
+        match lost_rows
+            .iter()
+            .position(|r| r.msisdn == e.msisdn.as_str() && r.price == e.price)
+        {
+            Some(i) => {
+                lost_rows.remove(i);
+            }
+            None => problems.push(format!(
+                "the servers executed {} for {} ({}) but the database has no row for it",
+                e.trx_id, e.msisdn, e.price
+            )),
+        }
+    }
+    for r in lost_rows {
+        problems.push(format!(
+            "{} is SUSPECT without a trx id, but no lost purchase of the servers matches it",
+            r.attempt_key
+        ));
+    }
+    problems
+}
+
+async fn all_purchases(store: &Store) -> anyhow::Result<Vec<Purchase>> {
+    let mut rows = Vec::new();
+    for status in TrxStatus::ALL {
+        rows.extend(store.purchases_with_status(*status).await?);
+    }
+    Ok(rows)
+}
+
+pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let tmp;
+    let dir = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            tmp.path().to_owned()
+        }
+    };
+    config.database.url = DatabaseUrl::new(format!("sqlite://{}/demo.db", dir.display()));
+    let control_addr = format!("127.0.0.1:{}", free_port()?);
+    sim::apply(&mut config, args.sim.clone());
+    config.simulator.sms_forwarder_url = Some(format!("http://{control_addr}/sms"));
+    // A demo shows the flow, not the patience of real status polling.
+    config.products.status_poll_min = Duration::from_millis(20);
+    config.products.status_poll_max = Duration::from_millis(200);
+    config.validate()?;
+
+    let sim = Simulator::start(
+        config.simulator.clone(),
+        "127.0.0.1",
+        &vec![0; usize::from(args.servers)],
+    )
+    .await
+    .context("cannot start the simulator")?;
+    let ports: Vec<u16> = sim.addrs().iter().map(|a| a.port()).collect();
+    config.servers.host = "127.0.0.1".to_owned();
+    config.servers.ports = Ports::List(ports.clone());
+    config.servers.overrides.clear();
+    config.validate()?;
+
+    let store = Store::connect(&store_options(&config))
+        .await
+        .context("cannot create the demo database")?;
+    let batch = BatchId::parse("DEMO").context("batch id")?;
+    let accounts: Vec<NewAccount> = (0..args.accounts)
+        .map(|i| -> anyhow::Result<NewAccount> {
+            Ok(NewAccount {
+                msisdn: Msisdn::parse(&format!("0813{:08}", 10_000 + i))?,
+                email: Email::parse(&format!("demo{i}@example.com"))?,
+                pin: None,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    store.import_accounts(&batch, &accounts).await?;
+    config.login.default_pin = Some(simrotor_config::ConfigPin(simrotor_domain::Pin::parse(
+        "246810",
+    )?));
+    eprintln!(
+        "Demo: {} servers on 127.0.0.1:{}…{}, {} numbers in batch DEMO, database {}.",
+        ports.len(),
+        ports.first().copied().unwrap_or(0),
+        ports.last().copied().unwrap_or(0),
+        args.accounts,
+        dir.join("demo.db").display()
+    );
+
+    let started = Instant::now();
+    let options = RunOptions {
+        until_empty: true,
+        batch: None,
+        control_addr: Some(control_addr),
+    };
+    let mut running = start(&config, store.clone(), &http_client, options)
+        .await
+        .context("cannot start the runtime")?;
+    let progress_store = store.clone();
+    let total = u64::from(args.accounts);
+    let progress = actix_rt::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Ok(r) = progress_store.recap(None).await {
+                let n = &r.total.numbers;
+                let ended = n.done + n.non_reseller + n.blocked + n.failed;
+                eprint!(
+                    "\r  numbers {ended}/{total} ended, {} in use ({} waiting OTP); purchases {} sukses, {} suspect, {} gagal   ",
+                    n.in_use,
+                    n.waiting_otp,
+                    r.total.transactions.success,
+                    r.total.transactions.suspect,
+                    r.total.transactions.failed
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+    });
+    let outcome = until_done(&mut running).await;
+    progress.abort();
+    eprintln!();
+    outcome?;
+    let elapsed = started.elapsed();
+    if let Some(control) = running.control.take() {
+        control.stop().await;
+    }
+
+    let recap = store.recap(None).await?;
+    println!("Recap:");
+    output::print(
+        crate::cli::Format::Table,
+        &super::recap::RecapView(recap.clone()),
+    )?;
+    let ledger = sim.ledger();
+    let secs = elapsed.as_secs_f64().max(f64::EPSILON);
+    println!(
+        "Throughput: {} purchases executed in {:.1} s ({:.1} purchases/s), {} numbers ({:.2} numbers/s).",
+        ledger.len(),
+        secs,
+        ledger.len() as f64 / secs,
+        recap.total.numbers.total,
+        recap.total.numbers.total as f64 / secs
+    );
+    let rows = all_purchases(&store).await?;
+    let problems = reconcile(&ledger, &rows);
+    sim.stop().await;
+    store.close().await?;
+    if problems.is_empty() {
+        println!(
+            "Ledger reconciled: the {} purchases the servers executed are exactly the database's {} SUKSES/SUSPECT rows.",
+            ledger.len(),
+            rows.iter()
+                .filter(|r| matches!(r.status, TrxStatus::Success | TrxStatus::Suspect))
+                .count()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("Ledger MISMATCH ({} problems):", problems.len());
+        for p in &problems {
+            println!("  {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

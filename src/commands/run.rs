@@ -1,0 +1,83 @@
+//! `simrotor run`: the runtime in the foreground (for systemd and containers). The first
+//! Ctrl-C or SIGTERM stops every server at its next step boundary and exits 0 once they have
+//! persisted; a second one exits at once, and the next start recovers.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use simrotor_config::{Config, ServerSpec};
+use simrotor_domain::BatchId;
+use simrotor_runtime::start::{RunOptions, Running, start};
+use simrotor_runtime::supervisor::Shutdown;
+use simrotor_slot::{HttpSlotClient, SlotClient};
+
+use super::open_store;
+
+/// How long a stop waits for the servers to reach a step boundary.
+const GRACE: Duration = Duration::from_secs(30);
+
+pub fn http_client(spec: &ServerSpec) -> Result<Arc<dyn SlotClient>, String> {
+    HttpSlotClient::new(spec)
+        .map(|c| Arc::new(c) as Arc<dyn SlotClient>)
+        .map_err(|e| e.to_string())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Waits for the run to end, or for a stop signal (then a graceful stop; a second signal exits).
+pub async fn until_done(running: &mut Running) -> anyhow::Result<()> {
+    tokio::select! {
+        _ = &mut running.done => return Ok(()),
+        _ = stop_signal() => {}
+    }
+    eprintln!("Stopping: every server finishes its current step (Ctrl-C again to exit at once).");
+    running.supervisor.do_send(Shutdown);
+    tokio::select! {
+        _ = &mut running.done => Ok(()),
+        _ = stop_signal() => {
+            eprintln!("Exiting now; the next start recovers.");
+            std::process::exit(130);
+        }
+        _ = tokio::time::sleep(GRACE) => anyhow::bail!("the servers did not stop within {GRACE:?}; the next start recovers"),
+    }
+}
+
+pub async fn run(
+    config: Config,
+    until_empty: bool,
+    batch: Option<BatchId>,
+    control: String,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config).await?;
+    let options = RunOptions {
+        until_empty,
+        batch,
+        control_addr: Some(control),
+    };
+    let mut running = start(&config, store.clone(), &http_client, options)
+        .await
+        .context("cannot start the runtime")?;
+    tracing::info!(owner = running.owner.as_str(), "The runtime is running.");
+    until_done(&mut running).await?;
+    if let Some(control) = running.control.take() {
+        control.stop().await;
+    }
+    store.close().await?;
+    Ok(ExitCode::SUCCESS)
+}

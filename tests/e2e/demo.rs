@@ -1,0 +1,80 @@
+//! `simrotor demo`: the whole product on a fresh machine, as the README's first command runs it,
+//! ending with the simulator's ledger reconciled against the database.
+
+use crate::helpers::Scratch;
+
+#[test]
+fn the_demo_rotates_every_number_and_reconciles_the_ledger() {
+    let s = Scratch::new();
+    let run = s
+        .run(&["demo", "--servers", "4", "--accounts", "16", "--seed", "5"])
+        .ok();
+    assert!(
+        run.stdout.contains("Ledger reconciled"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("Throughput:"), "{}", run.stdout);
+    // Every number ended: none available or in use (table row: batch, numbers, available, in use).
+    let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
+    let cells: Vec<&str> = total
+        .split('┆')
+        .map(|c| c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace()))
+        .collect();
+    assert_eq!(&cells[1..4], ["16", "0", "0"], "{total}");
+}
+
+#[test]
+fn lost_answers_and_server_errors_never_buy_twice_or_lose_a_purchase() {
+    let s = Scratch::new();
+    let run = s
+        .run(&[
+            "demo",
+            "--servers",
+            "5",
+            "--accounts",
+            "25",
+            "--seed",
+            "11",
+            "--lost-answer-rate",
+            "0.15",
+            "--error-rate",
+            "0.05",
+            "--malformed-rate",
+            "0.05",
+        ])
+        .ok();
+    assert!(
+        run.stdout.contains("Ledger reconciled"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
+    let cells: Vec<u64> = total
+        .split('┆')
+        .skip(1)
+        .map(|c| {
+            c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace())
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    // numbers total, available, in use, waiting, done, non-reseller, blocked, failed,
+    // pulsa start, spent, suspect, left, …: the pulsa adds up.
+    let (start, spent, suspect, left) = (cells[8], cells[9], cells[10], cells[11]);
+    assert_eq!(start - spent - suspect, left, "{total}");
+}
+
+#[test]
+fn a_bad_knob_stops_the_demo_before_anything_runs() {
+    let s = Scratch::new();
+    let run = s.run(&["demo", "--error-rate", "3"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("simulator.faults.error_rate = 3"),
+        "{}",
+        run.stderr
+    );
+}
