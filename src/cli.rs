@@ -88,6 +88,25 @@ pub enum Command {
     /// is empty; then the recap, the throughput, and the simulator's ledger reconciled against
     /// the database (a mismatch is an error exit).
     Demo(DemoArgs),
+    /// Delivers an OTP the operator read on the phone to the server waiting for it, through the
+    /// running runtime's control endpoint.
+    Otp {
+        /// The server's port.
+        server: u16,
+        /// The code, digits only.
+        code: String,
+        /// The running runtime's control endpoint.
+        #[arg(long, default_value = "127.0.0.1:9800")]
+        control: String,
+    },
+    /// Holds the database against a simulator's ledger (GET …/_sim/ledger): every executed
+    /// purchase is exactly one row, no row claims a purchase the ledger lacks, and every
+    /// binding's pulsa adds up. Exits 1 on a mismatch.
+    LedgerCheck {
+        /// The ledger's URL, e.g. http://127.0.0.1:9900/_sim/ledger.
+        #[arg(long)]
+        ledger: String,
+    },
     /// Serves the simulator of the operator's resource servers on the configured host and ports
     /// (servers.host, servers.ports) until Ctrl-C. Flags override the [simulator] settings.
     Sim(SimArgs),

@@ -105,7 +105,7 @@ pub fn reconcile(ledger: &[LedgerEntry], rows: &[Purchase]) -> Vec<String> {
     problems
 }
 
-async fn all_purchases(store: &Store) -> anyhow::Result<Vec<Purchase>> {
+pub async fn all_purchases(store: &Store) -> anyhow::Result<Vec<Purchase>> {
     let mut rows = Vec::new();
     for status in TrxStatus::ALL {
         rows.extend(store.purchases_with_status(*status).await?);
@@ -228,8 +228,8 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<ExitCode>
         recap.total.numbers.total,
         recap.total.numbers.total as f64 / secs
     );
+    let (problems, _) = super::ledger_check::check(&store, &ledger).await?;
     let rows = all_purchases(&store).await?;
-    let problems = reconcile(&ledger, &rows);
     sim.stop().await;
     store.close().await?;
     if problems.is_empty() {

@@ -5,7 +5,9 @@ mod accounts;
 mod config;
 mod demo;
 mod import;
+mod ledger_check;
 mod migrate;
+mod otp;
 pub mod recap;
 mod run;
 mod servers;
@@ -42,6 +44,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             control,
         } => run::run(config, until_empty, batch, control).await,
         Command::Demo(args) => demo::run(config, args).await,
+        Command::Otp {
+            server,
+            code,
+            control,
+        } => otp::run(server, &code, &control).await,
+        Command::LedgerCheck { ledger } => ledger_check::run(&config, &ledger).await,
     }
 }
 

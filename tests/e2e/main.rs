@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod chaos;
 mod config;
 mod demo;
 mod import;

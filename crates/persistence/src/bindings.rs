@@ -215,9 +215,16 @@ impl Store {
             update = update.col_expr(binding::Column::TokenLocation, Expr::value(t));
         }
         if let Some(b) = patch.balance_start {
-            update = update
-                .col_expr(binding::Column::BalanceStart, Expr::value(b.as_i64()))
-                .col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
+            // The session's first login sets `balance_start`; a re-login after a token expiry
+            // only moves the last known balance, so the binding's pulsa still adds up.
+            let first = binding::Entity::find_by_id(binding.id)
+                .one(conn)
+                .await?
+                .is_none_or(|m| m.balance_start.is_none());
+            if first {
+                update = update.col_expr(binding::Column::BalanceStart, Expr::value(b.as_i64()));
+            }
+            update = update.col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
         }
         if let Some(b) = patch.balance_last {
             update = update.col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
@@ -364,6 +371,15 @@ impl Store {
             state: BindingState::from_stored(&row.state, row.end_reason.as_deref())?,
             version: row.version,
         }))
+    }
+
+    /// Every binding row, oldest first (for audits and checks; tokens stay masked in `Debug`).
+    pub async fn binding_rows(&self) -> Result<Vec<binding::Model>, StoreError> {
+        use sea_orm::QueryOrder;
+        Ok(binding::Entity::find()
+            .order_by_asc(binding::Column::Id)
+            .all(&self.db)
+            .await?)
     }
 
     /// A stored binding row, for inspection (tokens stay in the row; its `Debug` masks them).

@@ -343,13 +343,21 @@ impl Driver {
                     }
                 }
                 BindingState::OtpVerification => {
+                    // Resumed after a restart: the code that was sent went with the old process
+                    // (the hub keeps no codes), so ask for a fresh one rather than wait for ever.
+                    let Some(pending) = waiter.take() else {
+                        tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, "Resumed while waiting for an OTP; requesting a fresh one.");
+                        let patch = BindingPatch {
+                            raw: Some(json!({ "resumed": "requesting a fresh OTP" })),
+                            ..Default::default()
+                        };
+                        self.store
+                            .move_binding(binding, BindingEvent::OtpRejected, patch)
+                            .await?;
+                        continue;
+                    };
                     self.server_event(ServerEvent::AwaitingOtp).await;
                     tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, "Waiting for the login OTP.");
-                    // On resume after a restart nothing is registered yet: wait for a code typed by
-                    // the operator (or a late SMS).
-                    let pending = waiter.take().unwrap_or_else(|| {
-                        self.otp.register(self.port, &msisdn, OtpPurpose::Login)
-                    });
                     let waited = tokio::select! {
                         w = pending.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
                         _ = mode.wait_for_stop() => return Err(Halt::Stop),

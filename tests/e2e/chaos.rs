@@ -1,0 +1,205 @@
+//! Crash safety of the real binary: `simrotor run` against a separate `simrotor sim` process
+//! (whose ledger outlives every crash), killed with SIGKILL at many moments and restarted, or
+//! stopped with SIGTERM. Afterwards every purchase the servers executed is exactly one row,
+//! no row claims a purchase the servers lack, every binding's pulsa adds up, and every number
+//! ended in a terminal state.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::Scratch;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(stream, "GET /_sim/ledger HTTP/1.0\r\n\r\n");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.")
+}
+
+const NUMBERS: usize = 120;
+
+struct World {
+    s: Scratch,
+    sim: Child,
+    ports: Vec<u16>,
+    control: u16,
+}
+
+impl World {
+    /// A simulator of 4 servers (20 ms a call) as its own process, and the numbers in the pool:
+    /// enough work that every kill lands in the middle of it.
+    fn new() -> World {
+        let s = Scratch::new();
+        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+        let control = free_port();
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        s.write(
+            "config.toml",
+            format!(
+                "[database]\nurl = \"sqlite://data/t.db\"\n\
+                 [servers]\nports = [{list}]\ntimeout = \"5s\"\n\
+                 [login]\ndefault_pin = \"246810\"\n\
+                 [products]\nstatus_poll_min = \"20ms\"\nstatus_poll_max = \"200ms\"\n\
+                 [restart]\nbackoff_min = \"50ms\"\nbackoff_max = \"1s\"\n\
+                 [simulator]\nseed = 9\nsms_forwarder_url = \"http://127.0.0.1:{control}/sms\"\n\
+                 [simulator.faults]\nlatency = \"20ms\"\n"
+            ),
+        );
+        let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
+            .arg("sim")
+            .current_dir(s.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ports.iter().all(|p| answers(*p)) {
+            assert!(Instant::now() < deadline, "the simulator never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let csv: String = (0..NUMBERS)
+            .map(|i| format!("0813{:08},n{i}@example.com\n", 20_000 + i))
+            .collect();
+        s.write("batch.csv", csv);
+        s.run(&["import", "batch.csv", "--batch", "CHAOS"]).ok();
+        World {
+            s,
+            sim,
+            ports,
+            control,
+        }
+    }
+
+    fn runtime(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_simrotor"))
+            .args([
+                "run",
+                "--until-empty",
+                "--control",
+                &format!("127.0.0.1:{}", self.control),
+            ])
+            .current_dir(self.s.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// A last run to the end, then the checks.
+    fn finish_and_check(mut self) {
+        let mut last = self.runtime();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let status = loop {
+            if let Some(status) = last.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the last run never finished");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut stderr = String::new();
+        last.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(status.success(), "the last run failed: {stderr}");
+
+        let ledger = format!("http://127.0.0.1:{}/_sim/ledger", self.ports[0]);
+        let check = self.s.run(&["ledger-check", "--ledger", &ledger]);
+        assert!(
+            check.stdout.contains("Ledger reconciled"),
+            "{}\n{}",
+            check.stdout,
+            check.stderr
+        );
+        assert_eq!(check.code, 0);
+
+        let accounts = self
+            .s
+            .run(&["accounts", "--format", "json", "--limit", "1000"])
+            .ok()
+            .json();
+        let accounts = accounts.as_array().unwrap();
+        assert_eq!(accounts.len(), NUMBERS);
+        for a in accounts {
+            let status = a["status"].as_str().unwrap();
+            assert!(
+                ["DONE", "NON_RESELLER", "BLOCKED", "FAILED"].contains(&status),
+                "an account did not end: {a}"
+            );
+        }
+        self.sim.kill().unwrap();
+        self.sim.wait().unwrap();
+    }
+}
+
+#[test]
+fn kill_9_at_many_moments_never_loses_or_duplicates_a_purchase() {
+    let world = World::new();
+    let mut killed = 0;
+    for kill in 0..20u64 {
+        let mut run = world.runtime();
+        // Spread the kills over start-up, login and purchases.
+        std::thread::sleep(Duration::from_millis(120 + (kill * 173) % 650));
+        if run.try_wait().unwrap().is_none() {
+            run.kill().unwrap();
+            killed += 1;
+        }
+        run.wait().unwrap();
+    }
+    assert!(
+        killed >= 20,
+        "only {killed} runs were killed while working: the test proves less than it says"
+    );
+    world.finish_and_check();
+}
+
+#[test]
+fn sigterm_stops_at_a_step_boundary_and_exits_cleanly() {
+    let world = World::new();
+    let mut run = world.runtime();
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = run.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the runtime"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    run.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    if !stderr.contains("Stopping") {
+        // It may have finished the whole pool before the signal came; then it exits 0 too.
+        assert!(status.success(), "{stderr}");
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    world.finish_and_check();
+}
