@@ -42,6 +42,11 @@ impl World {
     /// A simulator of 4 servers (20 ms a call) as its own process, and the numbers in the pool:
     /// enough work that every kill lands in the middle of it.
     fn new() -> World {
+        Self::with_faults("")
+    }
+
+    /// The same, with more `[simulator.faults]` lines.
+    fn with_faults(faults: &str) -> World {
         let s = Scratch::new();
         let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
         let control = free_port();
@@ -59,7 +64,7 @@ impl World {
                  [products]\nstatus_poll_min = \"20ms\"\nstatus_poll_max = \"200ms\"\n\
                  [restart]\nbackoff_min = \"50ms\"\nbackoff_max = \"1s\"\n\
                  [simulator]\nseed = 9\nsms_forwarder_url = \"http://127.0.0.1:{control}/sms\"\n\
-                 [simulator.faults]\nlatency = \"20ms\"\n"
+                 [simulator.faults]\nlatency = \"20ms\"\n{faults}"
             ),
         );
         let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
@@ -87,7 +92,9 @@ impl World {
         }
     }
 
+    /// `simrotor run`, its log to `run.log`: a pipe nobody reads would fill up and block it.
     fn runtime(&self) -> Child {
+        let log = std::fs::File::create(self.s.path("run.log")).unwrap();
         Command::new(env!("CARGO_BIN_EXE_simrotor"))
             .args([
                 "run",
@@ -97,7 +104,7 @@ impl World {
             ])
             .current_dir(self.s.dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap()
     }
@@ -105,21 +112,29 @@ impl World {
     /// A last run to the end, then the checks.
     fn finish_and_check(mut self) {
         let mut last = self.runtime();
-        let deadline = Instant::now() + Duration::from_secs(180);
+        let deadline = Instant::now() + Duration::from_secs(90);
         let status = loop {
             if let Some(status) = last.try_wait().unwrap() {
                 break status;
             }
-            assert!(Instant::now() < deadline, "the last run never finished");
+            if Instant::now() > deadline {
+                let _ = last.kill();
+                let servers = self.s.run(&["servers"]);
+                let log = self.s.read("run.log");
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!(
+                    "the last run never finished:\n{}\n{}",
+                    servers.stdout,
+                    tail.join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         };
-        let mut stderr = String::new();
-        last.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert!(status.success(), "the last run failed: {stderr}");
+        assert!(
+            status.success(),
+            "the last run failed: {}",
+            self.s.read("run.log")
+        );
 
         let ledger = format!("http://127.0.0.1:{}/_sim/ledger", self.ports[0]);
         let check = self.s.run(&["ledger-check", "--ledger", &ledger]);
@@ -152,7 +167,17 @@ impl World {
 
 #[test]
 fn kill_9_at_many_moments_never_loses_or_duplicates_a_purchase() {
-    let world = World::new();
+    kill_9_twenty_times(World::new());
+}
+
+#[test]
+fn kill_9_with_lost_answers_and_server_errors_still_reconciles() {
+    kill_9_twenty_times(World::with_faults(
+        "lost_answer_rate = 0.1\nerror_rate = 0.05\n",
+    ));
+}
+
+fn kill_9_twenty_times(world: World) {
     let mut killed = 0;
     for kill in 0..20u64 {
         let mut run = world.runtime();
@@ -190,12 +215,7 @@ fn sigterm_stops_at_a_step_boundary_and_exits_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut stderr = String::new();
-    run.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = world.s.read("run.log");
     if !stderr.contains("Stopping") {
         // It may have finished the whole pool before the signal came; then it exits 0 too.
         assert!(status.success(), "{stderr}");

@@ -104,10 +104,24 @@ async fn work(
                         "Drained: the server stays idle until resumed."
                     );
                     set_server(&driver, ServerEvent::Pause).await;
+                    // A drained server takes no more numbers: for `until_empty` it is idle, or
+                    // the run would wait for it for ever once the others empty the pool.
+                    if let Some(sup) = supervisor.upgrade() {
+                        sup.do_send(ServerIdle {
+                            port: driver.port,
+                            idle: true,
+                        });
+                    }
                     while watch.get() == Mode::Drain {
                         if watch.wait_changed().await.is_err() {
                             return Err(LoopEnd::Stopped);
                         }
+                    }
+                    if let Some(sup) = supervisor.upgrade() {
+                        sup.do_send(ServerIdle {
+                            port: driver.port,
+                            idle: false,
+                        });
                     }
                     set_server(&driver, ServerEvent::Resume).await;
                     continue;

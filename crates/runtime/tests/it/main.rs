@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod scenario_helpers;
 
 mod control;
 mod otp;
+mod scenarios;
