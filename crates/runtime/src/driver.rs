@@ -243,6 +243,18 @@ impl Driver {
         }
     }
 
+    /// The wait after the `n`th unusable answer in a row: a server answering garbage is asked
+    /// again after a backoff, never back to back.
+    fn unusable_pause(&self, n: u32) -> Duration {
+        let factor = 1u32 << n.saturating_sub(1).min(6);
+        jitter(
+            self.settings
+                .probe_min
+                .saturating_mul(factor)
+                .min(self.settings.probe_max),
+        )
+    }
+
     fn pin(&self, binding: &Binding) -> Option<Pin> {
         binding
             .account
@@ -327,6 +339,7 @@ impl Driver {
                             }
                             None => {
                                 protocol_errors += 1;
+                                mode.sleep(self.unusable_pause(protocol_errors)).await?;
                                 if protocol_errors >= self.settings.max_protocol_errors {
                                     return self
                                         .fail(
@@ -430,6 +443,7 @@ impl Driver {
                         Err(e) => {
                             tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "Verifying the OTP failed; requesting a fresh one.");
                             protocol_errors += 1;
+                            mode.sleep(self.unusable_pause(protocol_errors)).await?;
                             if protocol_errors >= self.settings.max_protocol_errors {
                                 return self
                                     .fail(
@@ -455,7 +469,7 @@ impl Driver {
                     let balance = match self.call(mode, || self.client.balance(&msisdn)).await? {
                         Ok(b) => b,
                         Err(e) => match self
-                            .after_login_error(binding, &e, &mut protocol_errors)
+                            .after_login_error(binding, &e, &mut protocol_errors, mode)
                             .await?
                         {
                             Some(state) => return Ok(Login::Closed(state)),
@@ -468,7 +482,7 @@ impl Driver {
                     {
                         Ok(l) => l,
                         Err(e) => match self
-                            .after_login_error(binding, &e, &mut protocol_errors)
+                            .after_login_error(binding, &e, &mut protocol_errors, mode)
                             .await?
                         {
                             Some(state) => return Ok(Login::Closed(state)),
@@ -499,6 +513,7 @@ impl Driver {
         binding: &mut Binding,
         e: &SlotError,
         protocol_errors: &mut u32,
+        mode: &mut ModeWatch,
     ) -> Result<Option<BindingState>, Halt> {
         match e.refusal_reason() {
             Some(RefusalReason::TokenExpired) => {
@@ -518,6 +533,7 @@ impl Driver {
             _ => {
                 *protocol_errors += 1;
                 tracing::warn!(server = self.port, binding = binding.id, error = %e, "An answer after login was unusable.");
+                mode.sleep(self.unusable_pause(*protocol_errors)).await?;
                 if *protocol_errors >= self.settings.max_protocol_errors {
                     return Ok(Some(
                         self.fail(
@@ -582,7 +598,7 @@ impl Driver {
                 }
                 Err(e) => {
                     if let Some(state) = self
-                        .after_login_error(binding, &e, &mut protocol_errors)
+                        .after_login_error(binding, &e, &mut protocol_errors, mode)
                         .await?
                     {
                         return Ok(Some(state));
@@ -627,7 +643,7 @@ impl Driver {
                 }
                 Err(e) => {
                     if let Some(state) = self
-                        .after_login_error(binding, &e, &mut protocol_errors)
+                        .after_login_error(binding, &e, &mut protocol_errors, mode)
                         .await?
                     {
                         return Ok(Err(state));

@@ -59,6 +59,9 @@ pub enum LoopEnd {
     Failed(String),
 }
 
+/// Bindings in a row ended on unusable answers before the server is reported as failing.
+const UNUSABLE_IN_A_ROW: u32 = 3;
+
 /// Whether a binding's end gives its number back to the pool (so waiting servers should look).
 fn returns_number(state: &BindingState) -> bool {
     matches!(
@@ -83,6 +86,7 @@ async fn work(
 ) -> Result<(), LoopEnd> {
     let fail = |e: &dyn std::fmt::Display| LoopEnd::Failed(e.to_string());
     let mut refilled = pool.send(Subscribe).await.map_err(|e| fail(&e))?;
+    let mut unusable = 0u32;
     loop {
         if watch.checkpoint().await.is_err() {
             return Err(LoopEnd::Stopped);
@@ -177,6 +181,18 @@ async fn work(
             Ok(Ended::Closed(state)) => {
                 if returns_number(&state) {
                     pool.do_send(Refilled);
+                }
+                // A server that answers garbage binding after binding is broken, not the
+                // numbers: report it, so the supervisor's backoff and restart limit apply.
+                unusable = if state == BindingState::Failed(FailReason::Protocol) {
+                    unusable + 1
+                } else {
+                    0
+                };
+                if unusable >= UNUSABLE_IN_A_ROW {
+                    return Err(LoopEnd::Failed(format!(
+                        "{unusable} bindings in a row ended on unusable answers"
+                    )));
                 }
             }
             Ok(Ended::Interrupted) => return Err(LoopEnd::Stopped),

@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use simrotor_config::RestartConfig;
-use simrotor_domain::{ServerEvent, StateMachine};
-use simrotor_persistence::{ServerRow, Store};
+use simrotor_domain::{BindingEvent, FailReason, ServerEvent, StateMachine};
+use simrotor_persistence::{BindingPatch, ServerRow, Settle, Store};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
 use crate::driver::Driver;
 use crate::mode::Mode;
 use crate::otp::OtpHub;
-use crate::pool::{AccountPool, Available};
+use crate::pool::{AccountPool, Available, Refilled};
 use crate::server::{ServerActor, SetMode};
 use crate::settings::Settings;
 
@@ -266,7 +266,7 @@ impl Handler<ServerDown> for Supervisor {
         if n > self.restart.max_restarts {
             slot.faulted = true;
             tracing::error!(server = msg.port, restarts = n, window = ?self.restart.window, reason = %reason, "The server failed too often; giving up on it (FAULTED). The others go on.");
-            let (store, id) = (self.store.clone(), slot.row.id);
+            let (store, id, pool) = (self.store.clone(), slot.row.id, self.pool.clone());
             let why = format!(
                 "restarted {n} times within {:?}: {reason}",
                 self.restart.window
@@ -276,14 +276,31 @@ impl Handler<ServerDown> for Supervisor {
                     if let Ok(Some(mut row)) = store.server(id).await
                         && row.state.apply(&ServerEvent::Fault).is_ok()
                     {
-                        let _ = store
-                            .move_server(&mut row, ServerEvent::Fault, Some(&why))
-                            .await;
+                        let _ = store.move_server(&mut row, ServerEvent::Fault, Some(&why)).await;
+                    }
+                    // The number it held goes back to the pool: the others can use its pulsa.
+                    match store.open_binding_of_server(id).await {
+                        Ok(Some(binding)) => {
+                            let patch = BindingPatch {
+                                raw: Some(serde_json::json!({ "failure": why })),
+                                ..Default::default()
+                            };
+                            let closed = store
+                                .close_binding(binding, BindingEvent::Failed(FailReason::ServerFaulted), Settle::Released, patch)
+                                .await;
+                            match closed {
+                                Ok(_) => pool.do_send(Refilled),
+                                Err(e) => tracing::error!(server_id = id, error = %e, "Could not hand the faulted server's number back to the pool."),
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(server_id = id, error = %e, "Could not read the faulted server's binding."),
                     }
                 }
-                .into_actor(self),
+                .into_actor(self)
+                // Only now can the run be over: the number is back in the pool first.
+                .map(|_, act, ctx| act.check_end_of_pool(ctx)),
             );
-            self.check_end_of_pool(ctx);
             return;
         }
         let delay = self.backoff(n);
