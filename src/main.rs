@@ -11,7 +11,18 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
+    // The runtime writes its audit trail beside the human log; other verbs need none.
+    let audit_dir = match &cli.command {
+        cli::Command::Run { .. } => simrotor_config::load(cli.config.as_deref())
+            .ok()
+            .map(|c| c.logging.dir),
+        _ => None,
+    };
+    let default_level = match &cli.command {
+        cli::Command::Run { .. } => "info",
+        _ => "warn",
+    };
+    let _audit_guard = init_tracing(cli.verbose, default_level, audit_dir);
     // rustls needs its crypto provider chosen once, before any HTTP client is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // One actix System (a single-threaded tokio runtime) for every verb: the runtime's actors
@@ -26,18 +37,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// Human logs to stderr; `RUST_LOG` wins over `-v`.
-fn init_tracing(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
+/// Human logs to stderr (`RUST_LOG` wins over `-v`); with an audit directory, also one JSON line
+/// per runtime event (state changes, purchases, with server, batch, msisdn, binding and trx ids)
+/// to `audit.jsonl`, rolled daily. The audit writer blocks rather than drop a line.
+fn init_tracing(
+    verbose: u8,
+    default_level: &str,
+    audit_dir: Option<std::path::PathBuf>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, filter::Targets};
+    let level = match verbose {
+        0 => default_level,
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let human = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(filter);
+    let (audit, guard) = match audit_dir.and_then(|dir| {
+        tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("audit")
+            .filename_suffix("jsonl")
+            .build(&dir)
+            .map_err(|e| eprintln!("warning: no audit log in {}: {e}", dir.display()))
+            .ok()
+    }) {
+        Some(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(writer)
+                .with_current_span(false)
+                .with_filter(Targets::new().with_target("simrotor_runtime", tracing::Level::INFO));
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(human)
+        .with(audit)
         .init();
+    guard
 }

@@ -110,7 +110,12 @@ impl World {
     }
 
     /// A last run to the end, then the checks.
-    fn finish_and_check(mut self) {
+    fn finish_and_check(self) {
+        self.finish_and_check_keeping(|_| {});
+    }
+
+    /// The same, then `more` on the scratch directory before it goes.
+    fn finish_and_check_keeping(mut self, more: impl FnOnce(&Scratch)) {
         let mut last = self.runtime();
         let deadline = Instant::now() + Duration::from_secs(90);
         let status = loop {
@@ -160,6 +165,7 @@ impl World {
                 "an account did not end: {a}"
             );
         }
+        more(&self.s);
         self.sim.kill().unwrap();
         self.sim.wait().unwrap();
     }
@@ -222,4 +228,45 @@ fn sigterm_stops_at_a_step_boundary_and_exits_cleanly() {
     }
     assert_eq!(status.code(), Some(0), "{stderr}");
     world.finish_and_check();
+}
+
+#[test]
+fn the_run_keeps_a_json_audit_trail_without_secrets() {
+    let world = World::new();
+    let dir = world.s.path("data/logs");
+    world.finish_and_check_keeping(|s| {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(
+            files
+                .iter()
+                .any(|f| f.to_string_lossy().ends_with(".jsonl")),
+            "{files:?}"
+        );
+        let text: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let bound = lines
+            .iter()
+            .find(|l| l["fields"]["message"] == "Bound the next number.")
+            .expect("a binding in the audit trail");
+        for key in ["server", "binding", "msisdn", "batch"] {
+            assert!(bound["fields"].get(key).is_some(), "{key} missing: {bound}");
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["fields"]["message"] == "The purchase is final."
+                    && l["fields"].get("trx").is_some())
+        );
+        assert!(!text.contains("246810"), "the PIN reached the audit trail");
+        let _ = s;
+    });
 }
