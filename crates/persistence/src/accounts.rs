@@ -120,6 +120,26 @@ pub struct AccountFilter {
     pub limit: Option<u64>,
 }
 
+/// An update that ends an account's lease (no server, no owner, no lease time) and puts it in
+/// `status`; the caller adds its own columns and filters.
+pub(crate) fn end_lease(status: AccountState) -> sea_orm::UpdateMany<account::Entity> {
+    account::Entity::update_many()
+        .col_expr(account::Column::Status, Expr::value(status.name()))
+        .col_expr(
+            account::Column::LeasedServerId,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            account::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            account::Column::LeasedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+}
+
 impl Store {
     /// Inserts one chunk of accounts, skipping numbers already present anywhere. Returns how
     /// many were inserted. Runs on the caller's connection or transaction.
@@ -238,24 +258,7 @@ impl Store {
             .from(binding::Entity)
             .and_where(binding::Column::EndedAt.is_null())
             .to_owned();
-        let res = account::Entity::update_many()
-            .col_expr(
-                account::Column::Status,
-                Expr::value(AccountState::Available.name()),
-            )
-            .col_expr(
-                account::Column::LeasedServerId,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                account::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                account::Column::LeasedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+        let res = end_lease(AccountState::Available)
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
             .filter(account::Column::LeaseOwner.ne(current.as_str()))
             .filter(account::Column::LeasedAt.lt(leased_before))

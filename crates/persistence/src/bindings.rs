@@ -9,7 +9,7 @@ use simrotor_domain::{
     AccountEvent, AccountState, BindingEvent, BindingState, Rupiah, StateMachine,
 };
 
-use crate::accounts::{Lease, LeasedAccount};
+use crate::accounts::{Lease, LeasedAccount, end_lease};
 use crate::entity::{account, binding};
 use crate::{Store, StoreError};
 
@@ -146,24 +146,7 @@ impl Store {
 
     /// Puts a leased account back as it was (no attempt counted).
     async fn return_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        account::Entity::update_many()
-            .col_expr(
-                account::Column::Status,
-                Expr::value(AccountState::Available.name()),
-            )
-            .col_expr(
-                account::Column::LeasedServerId,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                account::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                account::Column::LeasedAt,
-                Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            )
-            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+        end_lease(AccountState::Available)
             .filter(account::Column::Id.eq(lease.account.id))
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
             .filter(account::Column::LeasedServerId.eq(lease.server_id))
@@ -295,22 +278,8 @@ impl Store {
             },
         };
         let settled = current.apply(&account_event)?;
-        let mut update = account::Entity::update_many()
-            .col_expr(account::Column::Status, Expr::value(settled.name()))
-            .col_expr(
-                account::Column::LeasedServerId,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                account::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                account::Column::LeasedAt,
-                Expr::value(Option::<chrono::DateTime<Utc>>::None),
-            )
-            .col_expr(account::Column::LastError, Expr::value(next.end_reason()))
-            .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()));
+        let mut update =
+            end_lease(settled).col_expr(account::Column::LastError, Expr::value(next.end_reason()));
         match settle {
             Settle::LoginFailed { .. } => {
                 update = update.col_expr(
