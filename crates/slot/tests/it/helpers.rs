@@ -264,28 +264,30 @@ async fn respond(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
     }
 }
 
-/// Log lines captured while a test runs (on its own thread: `#[tokio::test]` is single-threaded).
-#[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    /// Captures every event, down to TRACE, until the guard drops.
-    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
+/// The process-wide log sink: one global subscriber, installed once, down to TRACE and without
+/// timestamps (their digits could look like a code). A thread-local subscriber would race with
+/// tests running in parallel: callsites cache their interest process-wide.
+fn sink() -> &'static Arc<Mutex<Vec<u8>>> {
+    static SINK: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    SINK.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Writer(buffer.clone());
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
-            .with_writer(move || logs.clone())
+            .without_time()
+            .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("only helpers::sink sets the global subscriber");
+        buffer
+    })
 }
 
-impl std::io::Write for Logs {
+#[derive(Clone)]
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
@@ -293,5 +295,26 @@ impl std::io::Write for Logs {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// The log lines written since `capture` (other tests running meanwhile add theirs too: the
+/// assertions on it are "this appears" and "no secret appears", which that cannot weaken).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<usize>>);
+
+/// Marks the capture's span; nothing to undo.
+pub struct Capture;
+
+impl Logs {
+    pub fn capture(&self) -> Capture {
+        *self.0.lock().unwrap() = sink().lock().unwrap().len();
+        Capture
+    }
+
+    pub fn text(&self) -> String {
+        let start = *self.0.lock().unwrap();
+        let all = sink().lock().unwrap();
+        String::from_utf8_lossy(&all[start.min(all.len())..]).into_owned()
     }
 }
