@@ -138,7 +138,6 @@ async fn every_call_of_a_binding_works_in_order_and_matches_what_the_server_did(
     assert_eq!(err.refusal_reason(), Some(RefusalReason::TokenExpired));
 
     // No secret went into a log line.
-    drop(_guard);
     let logged = logs.text();
     assert!(logged.contains("/trx_idv"), "the capture works: {logged}");
     for secret in [
