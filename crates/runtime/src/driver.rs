@@ -181,9 +181,7 @@ impl Driver {
                                     .await;
                             }
                             Bought::Unreadable(evidence) => {
-                                return self
-                                    .fail(binding, FailReason::Protocol, Settle::Released, evidence)
-                                    .await;
+                                return self.give_back(binding, evidence).await;
                             }
                             Bought::Relogin => {
                                 self.store
@@ -255,6 +253,25 @@ impl Driver {
         )
     }
 
+    /// How a failed login settles the number: back to the pool with one more attempt, failed
+    /// for good at `max_attempts`.
+    fn login_failed(&self) -> Settle {
+        Settle::LoginFailed {
+            max_attempts: self.settings.max_attempts,
+        }
+    }
+
+    /// The server keeps answering garbage: the binding fails (`PROTOCOL`) and the number goes
+    /// back to the pool without an attempt counted — it is not the number's fault.
+    async fn give_back(
+        &self,
+        binding: &mut Binding,
+        evidence: serde_json::Value,
+    ) -> Result<BindingState, Halt> {
+        self.fail(binding, FailReason::Protocol, Settle::Released, evidence)
+            .await
+    }
+
     fn pin(&self, binding: &Binding) -> Option<Pin> {
         binding
             .account
@@ -289,9 +306,7 @@ impl Driver {
                             .fail(
                                 binding,
                                 FailReason::LoginRefused,
-                                Settle::LoginFailed {
-                                    max_attempts: self.settings.max_attempts,
-                                },
+                                self.login_failed(),
                                 json!({"otp": "no PIN"}),
                             )
                             .await
@@ -329,9 +344,7 @@ impl Driver {
                                     .fail(
                                         binding,
                                         FailReason::LoginRefused,
-                                        Settle::LoginFailed {
-                                            max_attempts: self.settings.max_attempts,
-                                        },
+                                        self.login_failed(),
                                         raw_error(&e),
                                     )
                                     .await
@@ -342,12 +355,7 @@ impl Driver {
                                 mode.sleep(self.unusable_pause(protocol_errors)).await?;
                                 if protocol_errors >= self.settings.max_protocol_errors {
                                     return self
-                                        .fail(
-                                            binding,
-                                            FailReason::Protocol,
-                                            Settle::Released,
-                                            raw_error(&e),
-                                        )
+                                        .give_back(binding, raw_error(&e))
                                         .await
                                         .map(Login::Closed);
                                 }
@@ -384,9 +392,7 @@ impl Driver {
                                 .fail(
                                     binding,
                                     FailReason::OtpTimeout,
-                                    Settle::LoginFailed {
-                                        max_attempts: self.settings.max_attempts,
-                                    },
+                                    self.login_failed(),
                                     json!({"otp_wait": e.to_string()}),
                                 )
                                 .await
@@ -415,9 +421,7 @@ impl Driver {
                                     .fail(
                                         binding,
                                         FailReason::OtpRejected,
-                                        Settle::LoginFailed {
-                                            max_attempts: self.settings.max_attempts,
-                                        },
+                                        self.login_failed(),
                                         raw_error(&e),
                                     )
                                     .await
@@ -446,12 +450,7 @@ impl Driver {
                             mode.sleep(self.unusable_pause(protocol_errors)).await?;
                             if protocol_errors >= self.settings.max_protocol_errors {
                                 return self
-                                    .fail(
-                                        binding,
-                                        FailReason::Protocol,
-                                        Settle::Released,
-                                        raw_error(&e),
-                                    )
+                                    .give_back(binding, raw_error(&e))
                                     .await
                                     .map(Login::Closed);
                             }
@@ -535,15 +534,7 @@ impl Driver {
                 tracing::warn!(server = self.port, binding = binding.id, error = %e, "An answer after login was unusable.");
                 mode.sleep(self.unusable_pause(*protocol_errors)).await?;
                 if *protocol_errors >= self.settings.max_protocol_errors {
-                    return Ok(Some(
-                        self.fail(
-                            binding,
-                            FailReason::Protocol,
-                            Settle::Released,
-                            raw_error(e),
-                        )
-                        .await?,
-                    ));
+                    return Ok(Some(self.give_back(binding, raw_error(e)).await?));
                 }
                 Ok(None)
             }
