@@ -107,6 +107,9 @@ pub enum Command {
         #[arg(long)]
         ledger: String,
     },
+    /// Reads the runtime's audit trail (every rotated file in order, then the live one), filters
+    /// it, and prints one line per event; -f follows the live file across rotations.
+    Logs(LogsArgs),
     /// Serves the simulator of the operator's resource servers on the configured host and ports
     /// (servers.host, servers.ports) until Ctrl-C. Flags override the [simulator] settings.
     Sim(SimArgs),
@@ -131,6 +134,42 @@ pub struct DemoArgs {
     /// The simulator's knobs (latency, faults, …).
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+/// `simrotor logs`: which events to show, and how.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LogsArgs {
+    /// Keep reading: print new events as they are written, across daily rotations (like tail -F).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only this server (its port).
+    #[arg(long, value_name = "PORT")]
+    pub server: Option<u16>,
+    /// Only this number, in any form (08…, +62…, 62…).
+    #[arg(long, value_name = "MSISDN")]
+    pub msisdn: Option<String>,
+    /// Only this batch.
+    #[arg(long, value_name = "ID")]
+    pub batch: Option<String>,
+    /// Only this binding (its id).
+    #[arg(long, value_name = "N")]
+    pub binding: Option<i64>,
+    /// Only this transaction (the telco's trx id).
+    #[arg(long, value_name = "TRX_ID")]
+    pub trx: Option<String>,
+    /// Only events since then: a duration back from now (2h, 30m) or a local time
+    /// (2026-11-24T08:00, 2026-11-24 08:00:00) or an RFC 3339 time with its offset.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only events at this level or more severe: error, warn, info, debug, trace.
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+    /// Print the matching JSON lines as they are (for jq).
+    #[arg(long)]
+    pub json: bool,
+    /// The audit directory (default: logging.dir of the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Command-line overrides of `[simulator]`; each flag names its config key.

@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod import;
 mod ledger_check;
+mod logs;
 mod migrate;
 mod otp;
 pub mod recap;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             code,
             control,
         } => otp::run(server, &code, &control).await,
+        Command::Logs(args) => logs::run(&config, args).await,
         Command::LedgerCheck { ledger } => ledger_check::run(&config, &ledger).await,
     }
 }

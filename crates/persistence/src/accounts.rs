@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use simrotor_domain::{AccountState, BatchId, Email, Msisdn, Pin};
@@ -297,6 +297,33 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How many accounts are available to lease in each batch, every batch that has accounts
+    /// (zero included), in batch order: one grouped query on `ix_accounts_batch_lease`.
+    pub async fn available_by_batch(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let stmt = Statement::from_sql_and_values(
+            self.backend(),
+            "SELECT batch_id, \
+               CAST(COALESCE(SUM(CASE WHEN status = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS n \
+             FROM accounts GROUP BY batch_id",
+            [AccountState::Available.name().into()],
+        );
+        let mut counts = self
+            .db
+            .query_all_raw(stmt)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let batch: String = row.try_get("", "batch_id")?;
+                let n: i64 = row.try_get("", "n")?;
+                Ok((batch, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Sorted here, bytewise like the recap: PostgreSQL's collation may order names
+        // differently from SQLite.
+        counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(counts)
     }
 
     /// How many accounts are available to lease (optionally in one batch).

@@ -13,9 +13,10 @@ use sea_orm::{
 };
 
 use crate::StoreError;
+use crate::runtime_claim::DatabaseHome;
 
 /// The PostgreSQL advisory lock key that serialises migrations ("simrotor" in ASCII, truncated).
-const MIGRATION_LOCK: i64 = 0x73_696d_726f_746f;
+pub(crate) const MIGRATION_LOCK: i64 = 0x73_696d_726f_746f;
 
 /// SQLite's durability setting; see `database.synchronous` in `config.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +61,12 @@ impl StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// Where the database lives, for [`Store::claim_runtime`] (the URL stays secret).
+    pub(crate) home: DatabaseHome,
 }
 
 /// The file behind a `sqlite:` URL, if it names one.
-fn sqlite_file(url: &str) -> Option<&Path> {
+pub(crate) fn sqlite_file(url: &str) -> Option<&Path> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -106,7 +109,8 @@ impl Store {
                 .foreign_keys(true)
         });
         let db = Database::connect(opt).await?;
-        Ok(Self { db })
+        let home = DatabaseHome::of(db.get_database_backend(), &options.url);
+        Ok(Self { db, home })
     }
 
     /// Applies pending migrations inside one write transaction, under an advisory lock on

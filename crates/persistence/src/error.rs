@@ -30,6 +30,19 @@ pub enum StoreError {
         id: i64,
         reason: String,
     },
+    #[error("transaction {id} does not exist")]
+    TransactionNotFound { id: i64 },
+    #[error("transaction {id} is {status}, not SUSPECT: only a suspect purchase can be resolved")]
+    NotSuspect { id: i64, status: String },
+    #[error("suspect transaction {id} was already resolved by {by}")]
+    AlreadyResolved { id: i64, by: String },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error(
+        "another simrotor runtime already runs on this database (it holds {holder}); stop it \
+         first, or give this one another database"
+    )]
+    RuntimeRunning { holder: String },
     #[error("cannot prepare the database file {path}: {source}")]
     Io {
         path: String,

@@ -218,3 +218,59 @@ impl Store {
         })
     }
 }
+
+/// What happened since a moment (the operator's "today"): purchases by status, the pulsa they
+/// spent, and the bindings that ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SinceTotals {
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub transactions: TrxCounts,
+    pub pulsa: PulsaSums,
+    pub bindings_ended: u64,
+}
+
+impl Store {
+    /// Purchases started and bindings ended at or after `since`.
+    pub async fn totals_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SinceTotals, StoreError> {
+        let mut out = SinceTotals {
+            since,
+            ..Default::default()
+        };
+        let stmt = Statement::from_sql_and_values(
+            self.backend(),
+            "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(price), 0) AS BIGINT) AS amount \
+             FROM transactions WHERE created_at >= $1 GROUP BY status",
+            vec![since.into()],
+        );
+        for row in self.db.query_all_raw(stmt).await? {
+            let n = count(&row, "n")?;
+            let amount = money(&row, "amount")?;
+            let status: String = row.try_get("", "status")?;
+            out.transactions.total += n;
+            match status.parse::<TrxStatus>()? {
+                TrxStatus::Processing => out.transactions.processing += n,
+                TrxStatus::Success => {
+                    out.transactions.success += n;
+                    out.pulsa.spent = out.pulsa.spent + amount;
+                }
+                TrxStatus::Suspect => {
+                    out.transactions.suspect += n;
+                    out.pulsa.suspect = out.pulsa.suspect + amount;
+                }
+                TrxStatus::Failed => out.transactions.failed += n,
+            }
+        }
+        let stmt = Statement::from_sql_and_values(
+            self.backend(),
+            "SELECT COUNT(*) AS n FROM bindings WHERE ended_at >= $1",
+            vec![since.into()],
+        );
+        if let Some(row) = self.db.query_one_raw(stmt).await? {
+            out.bindings_ended = count(&row, "n")?;
+        }
+        Ok(out)
+    }
+}

@@ -1,13 +1,17 @@
 //! The fixed resource servers: synced from the configuration at every start, never deleted
 //! (their bindings and transactions point at them), disabled when they leave the config.
 
-use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
-use simrotor_domain::{ServerEvent, ServerState, StateMachine};
+use std::collections::HashMap;
 
-use crate::entity::server;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect as _,
+};
+use serde::Serialize;
+use simrotor_domain::{Rupiah, ServerEvent, ServerState, StateMachine};
+
+use crate::entity::{binding, server, transaction};
 use crate::{Store, StoreError};
 
 /// A server as the configuration describes it.
@@ -47,7 +51,119 @@ impl TryFrom<server::Model> for ServerRow {
     }
 }
 
+/// A server with the binding it holds now, as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerOverview {
+    pub id: i64,
+    pub port: u16,
+    pub base_url: String,
+    pub enabled: bool,
+    pub state: ServerState,
+    pub state_reason: Option<String>,
+    pub device_id: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub binding: Option<OpenBindingView>,
+}
+
+/// An open binding as the overview shows it. Built from the columns it shows only, so the
+/// tokens are never even read.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenBindingView {
+    pub id: i64,
+    pub msisdn: String,
+    pub batch: String,
+    pub state: String,
+    /// The last balance read (`balance_last`); unknown before the first login.
+    pub pulsa: Option<Rupiah>,
+    /// Purchase attempts on this binding, whatever their status.
+    pub purchases: u64,
+    /// When the binding last moved (its `updated_at`).
+    pub step_since: DateTime<Utc>,
+}
+
+/// The columns of an open binding the overview reads: id, server, msisdn, batch, state,
+/// `balance_last`, `updated_at`.
+type OpenBindingColumns = (i64, i64, String, String, String, Option<i64>, DateTime<Utc>);
+
 impl Store {
+    /// Every server in port order, each with its open binding: three queries (servers, open
+    /// bindings, their purchase counts) however many servers there are.
+    pub async fn server_overview(&self) -> Result<Vec<ServerOverview>, StoreError> {
+        let servers = server::Entity::find()
+            .order_by_asc(server::Column::Port)
+            .order_by_asc(server::Column::Id)
+            .all(&self.db)
+            .await?;
+        // Open means not ended, as in `open_binding_of_server`; the partial unique index keeps
+        // it to one per server.
+        let open: Vec<OpenBindingColumns> = binding::Entity::find()
+            .select_only()
+            .columns([
+                binding::Column::Id,
+                binding::Column::ServerId,
+                binding::Column::Msisdn,
+                binding::Column::BatchId,
+                binding::Column::State,
+                binding::Column::BalanceLast,
+                binding::Column::UpdatedAt,
+            ])
+            .filter(binding::Column::EndedAt.is_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let purchases: HashMap<i64, u64> = if open.is_empty() {
+            HashMap::new()
+        } else {
+            let counts: Vec<(i64, i64)> = transaction::Entity::find()
+                .select_only()
+                .column(transaction::Column::BindingId)
+                .column_as(Expr::col(transaction::Column::Id).count(), "n")
+                .filter(transaction::Column::BindingId.is_in(open.iter().map(|b| b.0)))
+                .group_by(transaction::Column::BindingId)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            counts
+                .into_iter()
+                .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+                .collect()
+        };
+        let mut by_server: HashMap<i64, OpenBindingView> = HashMap::with_capacity(open.len());
+        for (id, server_id, msisdn, batch, state, balance_last, updated_at) in open {
+            let pulsa = balance_last
+                .map(Rupiah::from_i64)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("bindings", id, e))?;
+            let view = OpenBindingView {
+                id,
+                msisdn,
+                batch,
+                state,
+                pulsa,
+                purchases: purchases.get(&id).copied().unwrap_or(0),
+                step_since: updated_at,
+            };
+            by_server.insert(server_id, view);
+        }
+        servers
+            .into_iter()
+            .map(|m| {
+                Ok(ServerOverview {
+                    id: m.id,
+                    port: u16::try_from(m.port)
+                        .map_err(|e| StoreError::corrupt("servers", m.id, e))?,
+                    state: m.state.parse()?,
+                    binding: by_server.remove(&m.id),
+                    base_url: m.base_url,
+                    enabled: m.enabled,
+                    state_reason: m.state_reason,
+                    device_id: m.device_id,
+                    updated_at: m.updated_at,
+                })
+            })
+            .collect()
+    }
+
     /// Makes the `servers` table match the configuration: new servers are added `IDLE`, known
     /// ones get their port, settings and enabled flag refreshed (state and `device_id` are
     /// kept), and servers no longer configured are disabled.

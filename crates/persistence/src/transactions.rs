@@ -119,6 +119,9 @@ impl Store {
             note: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            resolved_at: Set(None),
+            resolved_by: Set(None),
+            resolution: Set(None),
             ..Default::default()
         };
         // Insert-or-nothing, then read back by key: SeaORM reports a conflicting insert with

@@ -25,6 +25,10 @@ pub struct Model {
     pub note: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the operator resolved a `SUSPECT` purchase; the evidence above stays as recorded.
+    pub resolved_at: Option<DateTimeUtc>,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,8 +1,9 @@
 //! The schema goes up at every start, comes down with `migrate --down`, and goes up again to the
 //! same usable schema.
 
-use simrotor_domain::{BindingEvent, FailReason};
-use simrotor_persistence::{BindingPatch, Settle, StoreError};
+use migration::{Migrator, MigratorTrait};
+use simrotor_domain::{BindingEvent, FailReason, TrxEvent};
+use simrotor_persistence::{BindingPatch, PurchaseIntent, PurchaseOutcome, Settle, StoreError};
 
 use crate::helpers::*;
 
@@ -77,4 +78,64 @@ async fn connecting_again_keeps_the_data(db: TestDb) {
     assert_eq!(again.available_count(None).await.unwrap(), 5);
     again.migrate().await.unwrap();
     assert_eq!(again.available_count(None).await.unwrap(), 5);
+}
+
+both_databases!(the_resolution_columns_go_down_and_up_alone);
+/// The last step (the suspect resolution columns) rolls back alone with the purchases kept, and
+/// comes back with the columns empty and working.
+async fn the_resolution_columns_go_down_and_up_alone(db: TestDb) {
+    let store = &db.store;
+    let s = servers(store, 1).await;
+    import(store, "b1", 0..1).await;
+    let mut b = bind(store, s[0].id, None).await;
+    transacting(store, &mut b, 50_000).await;
+    let mut p = store
+        .write_purchase_intent(
+            &b,
+            PurchaseIntent {
+                seq: 1,
+                product_id: "VCR-10".to_owned(),
+                limit_harga: rp(10_500),
+                price: rp(10_000),
+                pulsa_awal: rp(50_000),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .write_purchase_outcome(
+            &mut p,
+            TrxEvent::DeadlineExpired,
+            PurchaseOutcome::default(),
+        )
+        .await
+        .unwrap();
+    store
+        .resolve_suspect(p.id, "budi", "checked")
+        .await
+        .unwrap();
+
+    Migrator::down(store.connection(), Some(1)).await.unwrap();
+    assert!(
+        store.suspects(true).await.is_err(),
+        "resolution columns still there after down"
+    );
+    assert_eq!(
+        store.recap(None).await.unwrap().total.transactions.suspect,
+        1,
+        "the purchase survives the down"
+    );
+
+    store.migrate().await.unwrap();
+    let list = store.suspects(false).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].id, &list[0].resolved_at, &list[0].resolved_by),
+        (p.id, &None, &None)
+    );
+    let resolved = store
+        .resolve_suspect(p.id, "siti", "checked again")
+        .await
+        .unwrap();
+    assert_eq!(resolved.resolved_by.as_deref(), Some("siti"));
 }

@@ -287,3 +287,39 @@ async fn recap_of_an_empty_store(db: TestDb) {
         }
     );
 }
+
+both_databases!(totals_since_count_what_happened_after_the_moment);
+/// The operator's "today": purchases started and bindings ended at or after a moment; before
+/// it, nothing is counted.
+async fn totals_since_count_what_happened_after_the_moment(db: TestDb) {
+    let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+    scenario(&db.store).await;
+    let t = db.store.totals_since(before).await.unwrap();
+    assert_eq!(
+        t.transactions,
+        TrxCounts {
+            total: 6,
+            processing: 1,
+            success: 3,
+            suspect: 1,
+            failed: 1
+        }
+    );
+    assert_eq!(t.pulsa.spent, rp(85_000));
+    assert_eq!(t.pulsa.suspect, rp(10_000));
+    let ended = db
+        .store
+        .binding_rows()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|b| b.ended_at.is_some())
+        .count() as u64;
+    assert!(ended > 0);
+    assert_eq!(t.bindings_ended, ended);
+
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let t = db.store.totals_since(later).await.unwrap();
+    assert_eq!(t.transactions, TrxCounts::default());
+    assert_eq!(t.bindings_ended, 0);
+}

@@ -1,0 +1,1 @@
+//! The runtime's audit trail, read back: `simrotor logs`. (Being written.)
