@@ -129,3 +129,47 @@ mod tests {
         assert!(!format!("{url:?} {url}").contains(":b@"));
     }
 }
+
+/// The admin API's bearer token: usable by the program, never printed.
+#[derive(Clone)]
+pub struct AdminToken(SecretString);
+
+impl AdminToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(SecretString::from(token.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl PartialEq for AdminToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(****)")
+    }
+}
+
+impl Serialize for AdminToken {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("****")
+    }
+}
+
+impl<'de> Deserialize<'de> for AdminToken {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let token = String::deserialize(d)?;
+        if token.trim().len() < 16 {
+            return Err(serde::de::Error::custom(
+                "the admin token must be at least 16 characters (use a random one, e.g. `openssl rand -hex 24`)",
+            ));
+        }
+        Ok(AdminToken::new(token.trim()))
+    }
+}

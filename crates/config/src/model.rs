@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use simrotor_domain::Rupiah;
 
 use crate::ConfigError;
-pub use crate::masked::{ConfigPin, DatabaseUrl};
+pub use crate::masked::{AdminToken, ConfigPin, DatabaseUrl};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +21,8 @@ pub struct Config {
     pub otp: OtpConfig,
     pub restart: RestartConfig,
     pub logging: LoggingConfig,
+    pub admin: AdminConfig,
+    pub daemon: DaemonConfig,
     pub simulator: crate::SimulatorConfig,
 }
 
@@ -318,6 +320,39 @@ impl Default for LoggingConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where the running runtime serves its admin API, `HOST:PORT` (port 0: any free one).
+    pub listen: String,
+    /// The bearer token every request must carry. Required when `listen` is not loopback.
+    pub token: Option<AdminToken>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9800".to_owned(),
+            token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// `simrotor start`: where the pidfile and the runtime's stdout/stderr files go.
+    pub dir: PathBuf,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("data"),
+        }
+    }
+}
+
 fn ordered(min_key: &str, min: Duration, max_key: &str, max: Duration) -> Result<(), ConfigError> {
     if min > max {
         return Err(ConfigError::invalid(
@@ -411,6 +446,23 @@ impl Config {
         )?;
         positive("products.status_deadline", self.products.status_deadline)?;
         positive("otp.timeout", self.otp.timeout)?;
+        match self.admin.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => {
+                return Err(ConfigError::invalid(
+                    "admin.listen",
+                    format!("{:?}", self.admin.listen),
+                    "expected IP:PORT, e.g. 127.0.0.1:9800",
+                ));
+            }
+            Ok(addr) if !addr.ip().is_loopback() && self.admin.token.is_none() => {
+                return Err(ConfigError::invalid(
+                    "admin.listen",
+                    format!("{:?}", self.admin.listen),
+                    "an admin API beyond loopback needs admin.token (or SIMROTOR_ADMIN__TOKEN)",
+                ));
+            }
+            Ok(_) => {}
+        }
         if self.otp.max_wrong == 0 {
             return Err(ConfigError::invalid(
                 "otp.max_wrong",

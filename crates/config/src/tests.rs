@@ -183,3 +183,34 @@ fn config_check_masks_secrets() {
         Ok(())
     });
 }
+
+#[test]
+fn an_admin_api_beyond_loopback_needs_a_token_and_the_token_never_prints() {
+    Jail::expect_with(|jail| {
+        jail.create_file("config.toml", "[admin]\nlisten = \"0.0.0.0:9800\"\n")?;
+        let err = load(None).unwrap_err().to_string();
+        assert!(err.contains("admin.listen"), "{err}");
+        assert!(err.contains("admin.token"), "{err}");
+
+        jail.set_env("SIMROTOR_ADMIN__TOKEN", "short");
+        let err = load(None).unwrap_err().to_string();
+        assert!(err.contains("at least 16 characters"), "{err}");
+        assert!(!err.contains("short\""), "{err}");
+
+        jail.set_env("SIMROTOR_ADMIN__TOKEN", "a-long-random-admin-token-42");
+        let cfg = load(None).unwrap();
+        let token = cfg.admin.token.as_ref().unwrap();
+        assert_eq!(token.expose(), "a-long-random-admin-token-42");
+        assert!(!format!("{cfg:?}").contains("a-long-random"));
+        let shown = serde_json::to_string(&cfg).unwrap();
+        assert!(!shown.contains("a-long-random"), "{shown}");
+
+        jail.create_file("config.toml", "[admin]\nlisten = \"localhost\"\n")?;
+        let err = load(None).unwrap_err().to_string();
+        assert!(
+            err.contains("admin.listen") && err.contains("IP:PORT"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
