@@ -1,10 +1,13 @@
-//! The running runtime's control endpoint: the one door through which other processes reach it.
+//! The running runtime's HTTP door (the admin API): the one way other processes reach it.
 //!
-//! The runtime runs for days in the background; three things must reach it while it does: an
-//! SMS forwarder posting the SMS the numbers receive, the operator's `simrotor otp SERVER CODE`
-//! (another process) delivering a typed code, and an import telling the pool that new numbers
-//! are there. A small actix-web server, bound to loopback by default (`127.0.0.1:9800`), takes
-//! them as JSON:
+//! The runtime runs for days in the background; an SMS forwarder posts the SMS the numbers
+//! receive, the operator's tools (`simrotor otp`, `servers`, `pause`, `watch`, the web page)
+//! ask and steer it, an import tells the pool that new numbers are there, and Prometheus scrapes
+//! it. One small actix-web server, bound to loopback by default (`admin.listen`,
+//! `127.0.0.1:9800`), serves all of it; beyond loopback it refuses to start without
+//! `admin.token`, and with a token every route but the page needs it ([`crate::admin`]). This
+//! module holds the server and the OTP routes; [`crate::admin`] the views, actions and metrics
+//! (`docs/admin-api.md` documents every route). The OTP routes take JSON:
 //!
 //! | call | body | answers |
 //! |---|---|---|
@@ -30,6 +33,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use simrotor_config::AdminToken;
+
+use crate::admin::{self, Admin};
 use crate::otp::{DeliverError, IncomingSms, OtpHub, SmsOutcome};
 
 /// Where the control endpoint listens unless told otherwise.
@@ -45,6 +51,10 @@ pub struct ControlState {
     pub otp: OtpHub,
     /// Called on `POST /pool/refilled`: an import added numbers, idle servers may lease again.
     pub on_pool_refilled: Arc<dyn Fn() + Send + Sync>,
+    /// The admin views and actions; without them only the OTP routes answer.
+    pub admin: Option<Admin>,
+    /// When set, every request but `GET /` must carry it as a bearer token.
+    pub token: Option<AdminToken>,
 }
 
 impl ControlState {
@@ -53,7 +63,19 @@ impl ControlState {
         Self {
             otp,
             on_pool_refilled: Arc::new(|| {}),
+            admin: None,
+            token: None,
         }
+    }
+
+    pub fn with_admin(mut self, admin: Admin) -> Self {
+        self.admin = Some(admin);
+        self
+    }
+
+    pub fn with_token(mut self, token: Option<AdminToken>) -> Self {
+        self.token = token;
+        self
     }
 
     pub fn with_pool_refilled(mut self, callback: impl Fn() + Send + Sync + 'static) -> Self {
@@ -66,6 +88,8 @@ impl fmt::Debug for ControlState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ControlState")
             .field("otp", &self.otp)
+            .field("admin", &self.admin)
+            .field("token", &self.token)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +101,10 @@ pub enum ControlError {
     Bind { addr: String, source: io::Error },
     #[error("cannot start the control endpoint on {addr}: {source}")]
     Start { addr: SocketAddr, source: io::Error },
+    #[error(
+        "the admin API would listen on {addr}, beyond loopback, without a token: set admin.token (or SIMROTOR_ADMIN__TOKEN)"
+    )]
+    NoToken { addr: SocketAddr },
 }
 
 /// Registers the control routes on an `App` that holds a `web::Data<ControlState>`.
@@ -85,33 +113,45 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/otp", web::post().to(post_otp))
         .route("/otp/waiting", web::get().to(get_waiting))
         .route("/pool/refilled", web::post().to(post_pool_refilled))
-        .route("/health", web::get().to(get_health));
+        .route("/health", web::get().to(get_health))
+        .configure(admin::routes);
 }
 
 /// Binds `addr` (`HOST:PORT`, port 0 for any free one) and serves the control routes until the
 /// handle is stopped or dropped. Works inside an actix `System` and in a plain tokio runtime:
 /// the server runs as a tokio task, its one worker on a thread of its own.
 pub async fn serve(addr: &str, state: ControlState) -> Result<ControlHandle, ControlError> {
-    let bind_error = |source| ControlError::Bind {
+    serve_on(bind(addr)?, state).await
+}
+
+/// Binds `addr` first, so that a runtime whose port is taken stops before any server starts.
+pub fn bind(addr: &str) -> Result<TcpListener, ControlError> {
+    TcpListener::bind(addr).map_err(|source| ControlError::Bind {
         addr: addr.to_owned(),
         source,
-    };
-    let listener = TcpListener::bind(addr).map_err(bind_error)?;
-    let local = listener.local_addr().map_err(bind_error)?;
-    // Authentication goes here: a later issue requires a bearer token (checked by a middleware
-    // on every route) before the endpoint may listen beyond loopback. Until then anyone who can
-    // reach a non-loopback address can hand codes to bindings, so we say it loudly.
-    if !local.ip().is_loopback() {
-        tracing::warn!(
-            addr = %local,
-            "The control endpoint listens beyond loopback without authentication; anyone who reaches it can deliver OTPs."
-        );
+    })
+}
+
+/// Serves the routes on a listener from [`bind`].
+pub async fn serve_on(
+    listener: TcpListener,
+    state: ControlState,
+) -> Result<ControlHandle, ControlError> {
+    let local = listener.local_addr().map_err(|source| ControlError::Bind {
+        addr: "the bound listener".to_owned(),
+        source,
+    })?;
+    // Beyond loopback anyone who reaches the port could hand codes to bindings or pause
+    // servers: refuse to listen there without a token.
+    if !local.ip().is_loopback() && state.token.is_none() {
+        return Err(ControlError::NoToken { addr: local });
     }
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .wrap(actix_web::middleware::from_fn(admin::require_token))
             .configure(routes)
             .default_service(web::to(not_found))
     })
@@ -186,13 +226,16 @@ struct OperatorOtp {
     code: String,
 }
 
-fn error(status: StatusCode, message: impl fmt::Display) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, message: impl fmt::Display) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": message.to_string() }))
 }
 
 /// Reads a JSON body without ever echoing a value from it (it may be the code); the error is
 /// the 400 answer.
-fn parse_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Box<HttpResponse>> {
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+) -> Result<T, Box<HttpResponse>> {
     serde_json::from_slice(body).map_err(|err| {
         let problem = match err.classify() {
             serde_json::error::Category::Data => "does not have the expected fields and types",
@@ -242,25 +285,28 @@ async fn post_sms(state: web::Data<ControlState>, body: web::Bytes) -> HttpRespo
     }
 }
 
-async fn post_otp(state: web::Data<ControlState>, body: web::Bytes) -> HttpResponse {
+pub(crate) async fn post_otp(state: web::Data<ControlState>, body: web::Bytes) -> HttpResponse {
     let typed: OperatorOtp = match parse_body(&body, r#"{"server": 9903, "code": "123456"}"#) {
         Ok(typed) => typed,
         Err(response) => return *response,
     };
     match state.otp.deliver_for_server(typed.server, &typed.code) {
-        Ok(d) => HttpResponse::Ok().json(json!({
+        Ok(d) => {
+            crate::audit::operator("otp", Some(d.port), None, "operator", "typed the OTP");
+            HttpResponse::Ok().json(json!({
             "outcome": "delivered",
             "server": d.port,
             "msisdn": d.msisdn,
             "purpose": d.purpose,
-        })),
+            }))
+        }
         Err(err @ DeliverError::NotWaiting { .. }) => error(StatusCode::NOT_FOUND, err),
         Err(err @ DeliverError::BadCode(_)) => error(StatusCode::BAD_REQUEST, err),
         Err(err @ DeliverError::SourceOff) => error(StatusCode::FORBIDDEN, err),
     }
 }
 
-async fn get_waiting(state: web::Data<ControlState>) -> HttpResponse {
+pub(crate) async fn get_waiting(state: web::Data<ControlState>) -> HttpResponse {
     HttpResponse::Ok().json(state.otp.waiting())
 }
 
@@ -270,14 +316,14 @@ async fn post_pool_refilled(state: web::Data<ControlState>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+async fn get_health(state: web::Data<ControlState>) -> HttpResponse {
+    admin::health(&state).await
 }
 
 async fn not_found() -> HttpResponse {
     error(
         StatusCode::NOT_FOUND,
-        "no such control endpoint (POST /sms, POST /otp, GET /otp/waiting, POST /pool/refilled, GET /health)",
+        "no such endpoint (see docs/admin-api.md: GET /, /health, /metrics, /api/servers, /api/otp, /api/batches, /api/suspects; POST /sms, /api/otp, /api/servers/PORT/ACTION)",
     )
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use simrotor_domain::{
     BindingEvent, BindingState, FailReason, LogoutReason, Msisdn, Pin, Rupiah, ServerEvent,
-    StateMachine, TrxEvent,
+    StateMachine, TrxEvent, TrxStatus,
 };
 use simrotor_persistence::{
     Binding, BindingPatch, Purchase, PurchaseIntent, PurchaseOutcome, Settle, Store, StoreError,
@@ -21,7 +21,9 @@ use simrotor_slot::{
     TrxProgress,
 };
 
-use crate::mode::{ModeWatch, Stopped};
+use crate::audit;
+use crate::metrics::Metrics;
+use crate::mode::{Mode, ModeWatch, Stopped};
 use crate::otp::{OtpHub, OtpPurpose, OtpWaiter};
 use crate::settings::Settings;
 
@@ -89,6 +91,7 @@ pub struct Driver {
     pub settings: Arc<Settings>,
     pub server_id: i64,
     pub port: u16,
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -141,7 +144,7 @@ impl Driver {
         let msisdn = binding.account.msisdn.clone();
         let mut seq = self.store.purchases_of_binding(binding.id).await?.len() as u32;
         loop {
-            mode.checkpoint().await?;
+            self.checkpoint(mode).await?;
             match binding.state() {
                 BindingState::Bound
                 | BindingState::OtpRequested
@@ -162,7 +165,7 @@ impl Driver {
                     };
                     self.reconcile_open(binding, mode).await?;
                     loop {
-                        mode.checkpoint().await?;
+                        self.checkpoint(mode).await?;
                         seq += 1;
                         match self.purchase(binding, seq, &products, mode).await? {
                             Bought::Again => {
@@ -184,13 +187,12 @@ impl Driver {
                                 return self.give_back(binding, evidence).await;
                             }
                             Bought::Relogin => {
-                                self.store
-                                    .move_binding(
-                                        binding,
-                                        BindingEvent::SessionExpired,
-                                        BindingPatch::default(),
-                                    )
-                                    .await?;
+                                self.move_binding(
+                                    binding,
+                                    BindingEvent::SessionExpired,
+                                    BindingPatch::default(),
+                                )
+                                .await?;
                                 tracing::info!(server = self.port, binding = binding.id, msisdn = %msisdn, "The session expired; logging in again.");
                                 break;
                             }
@@ -288,16 +290,15 @@ impl Driver {
         // step starts, and the hub drops codes nobody waits for (a stale code is dangerous).
         let mut waiter: Option<OtpWaiter> = None;
         loop {
-            mode.checkpoint().await?;
+            self.checkpoint(mode).await?;
             match binding.state() {
                 BindingState::Bound => {
-                    self.store
-                        .move_binding(
-                            binding,
-                            BindingEvent::OtpRequestSent,
-                            BindingPatch::default(),
-                        )
-                        .await?;
+                    self.move_binding(
+                        binding,
+                        BindingEvent::OtpRequestSent,
+                        BindingPatch::default(),
+                    )
+                    .await?;
                 }
                 BindingState::OtpRequested => {
                     let Some(pin) = self.pin(binding) else {
@@ -322,8 +323,7 @@ impl Driver {
                                 raw: Some(json!({ "otp": raw(&reply.raw) })),
                                 ..Default::default()
                             };
-                            self.store
-                                .move_binding(binding, BindingEvent::OtpRequestAcknowledged, patch)
+                            self.move_binding(binding, BindingEvent::OtpRequestAcknowledged, patch)
                                 .await?;
                         }
                         Err(e) => match e.refusal_reason() {
@@ -372,17 +372,20 @@ impl Driver {
                             raw: Some(json!({ "resumed": "requesting a fresh OTP" })),
                             ..Default::default()
                         };
-                        self.store
-                            .move_binding(binding, BindingEvent::OtpRejected, patch)
+                        self.move_binding(binding, BindingEvent::OtpRejected, patch)
                             .await?;
                         continue;
                     };
                     self.server_event(ServerEvent::AwaitingOtp).await;
                     tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, "Waiting for the login OTP.");
+                    let started = std::time::Instant::now();
                     let waited = tokio::select! {
                         w = pending.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
                         _ = mode.wait_for_stop() => return Err(Halt::Stop),
                     };
+                    if waited.is_ok() {
+                        self.metrics.otp_waited("login", started.elapsed());
+                    }
                     self.server_event(ServerEvent::OtpReceived).await;
                     let code = match waited {
                         Ok(code) => code,
@@ -409,8 +412,7 @@ impl Driver {
                                 raw: Some(json!({ "verifyOtp": "token received" })),
                                 ..Default::default()
                             };
-                            self.store
-                                .move_binding(binding, BindingEvent::OtpAccepted, patch)
+                            self.move_binding(binding, BindingEvent::OtpAccepted, patch)
                                 .await?;
                         }
                         Err(e) if e.refusal_reason() == Some(RefusalReason::WrongOtp) => {
@@ -427,16 +429,15 @@ impl Driver {
                                     .await
                                     .map(Login::Closed);
                             }
-                            self.store
-                                .move_binding(
-                                    binding,
-                                    BindingEvent::OtpRejected,
-                                    BindingPatch {
-                                        raw: Some(json!({"verifyOtp": raw_error(&e)})),
-                                        ..Default::default()
-                                    },
-                                )
-                                .await?;
+                            self.move_binding(
+                                binding,
+                                BindingEvent::OtpRejected,
+                                BindingPatch {
+                                    raw: Some(json!({"verifyOtp": raw_error(&e)})),
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
                         }
                         Err(e) if e.refusal_reason() == Some(RefusalReason::Blocked) => {
                             return self
@@ -454,13 +455,12 @@ impl Driver {
                                     .await
                                     .map(Login::Closed);
                             }
-                            self.store
-                                .move_binding(
-                                    binding,
-                                    BindingEvent::OtpRejected,
-                                    BindingPatch::default(),
-                                )
-                                .await?;
+                            self.move_binding(
+                                binding,
+                                BindingEvent::OtpRejected,
+                                BindingPatch::default(),
+                            )
+                            .await?;
                         }
                     }
                 }
@@ -494,8 +494,7 @@ impl Driver {
                         raw: Some(json!({ "balance_start": raw(&balance.raw) })),
                         ..Default::default()
                     };
-                    self.store
-                        .move_binding(binding, BindingEvent::LoginTokensFetched, patch)
+                    self.move_binding(binding, BindingEvent::LoginTokensFetched, patch)
                         .await?;
                     tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, pulsa = %balance.value.pulsa, "Logged in.");
                     return Ok(Login::Done);
@@ -516,13 +515,12 @@ impl Driver {
     ) -> Result<Option<BindingState>, Halt> {
         match e.refusal_reason() {
             Some(RefusalReason::TokenExpired) => {
-                self.store
-                    .move_binding(
-                        binding,
-                        BindingEvent::SessionExpired,
-                        BindingPatch::default(),
-                    )
-                    .await?;
+                self.move_binding(
+                    binding,
+                    BindingEvent::SessionExpired,
+                    BindingPatch::default(),
+                )
+                .await?;
                 Ok(None)
             }
             Some(RefusalReason::Blocked) => Ok(Some(
@@ -549,7 +547,7 @@ impl Driver {
         let msisdn = binding.account.msisdn.clone();
         let mut protocol_errors = 0;
         loop {
-            mode.checkpoint().await?;
+            self.checkpoint(mode).await?;
             match self
                 .call(mode, || self.client.list_products(&msisdn))
                 .await?
@@ -580,8 +578,7 @@ impl Driver {
                                 raw: Some(json!({ "list_idv": raw(&reply.raw) })),
                                 ..Default::default()
                             };
-                            self.store
-                                .move_binding(binding, BindingEvent::ResellerConfirmed, patch)
+                            self.move_binding(binding, BindingEvent::ResellerConfirmed, patch)
                                 .await?;
                             return Ok(None);
                         }
@@ -712,6 +709,7 @@ impl Driver {
             pulsa_awal: before,
         };
         let mut purchase = self.store.write_purchase_intent(binding, intent).await?;
+        audit::purchase(self.port, &purchase);
         // Registered before `trx_idv`, whose SMS may arrive before its answer.
         let trx_waiter = self.needs_transaction_otp(binding).await?.then(|| {
             self.otp
@@ -761,9 +759,7 @@ impl Driver {
                 } else {
                     TrxEvent::NotExecuted
                 };
-                self.store
-                    .write_purchase_outcome(&mut purchase, event, outcome)
-                    .await?;
+                self.purchase_outcome(&mut purchase, event, outcome).await?;
                 Ok(match reason {
                     Some(RefusalReason::TokenExpired) => Bought::Relogin,
                     Some(RefusalReason::InsufficientPulsa) => Bought::Exhausted,
@@ -804,10 +800,14 @@ impl Driver {
         let msisdn = &binding.account.msisdn;
         self.server_event(ServerEvent::AwaitingOtp).await;
         tracing::info!(server = self.port, msisdn = %msisdn, "Waiting for the transaction OTP of a new device.");
+        let started = std::time::Instant::now();
         let waited = tokio::select! {
             w = waiter.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
             _ = mode.wait_for_stop() => return Err(Halt::Stop),
         };
+        if waited.is_ok() {
+            self.metrics.otp_waited("transaction", started.elapsed());
+        }
         self.server_event(ServerEvent::OtpReceived).await;
         match waited {
             Ok(code) => {
@@ -886,10 +886,7 @@ impl Driver {
             raw: Some(json!({ "status_idv": answers })),
             note,
         };
-        let status = self
-            .store
-            .write_purchase_outcome(purchase, event, outcome)
-            .await?;
+        let status = self.purchase_outcome(purchase, event, outcome).await?;
         tracing::info!(server = self.port, msisdn = %msisdn, trx = %trx_id, status = %status, pulsa_akhir = ?after.map(|p| p.get()), "The purchase is final.");
         Ok(Bought::Again)
     }
@@ -937,9 +934,7 @@ impl Driver {
             note: Some(note),
             ..Default::default()
         };
-        self.store
-            .write_purchase_outcome(purchase, event, outcome)
-            .await?;
+        self.purchase_outcome(purchase, event, outcome).await?;
         Ok(())
     }
 
@@ -1000,6 +995,7 @@ impl Driver {
                 BindingPatch::default(),
             )
             .await?;
+        self.ended(binding, state);
         self.server_event(ServerEvent::BindingEnded).await;
         tracing::info!(server = self.port, msisdn = %binding.account.msisdn, binding = binding.id, state = %state, "The binding ended.");
         Ok(state)
@@ -1020,19 +1016,85 @@ impl Driver {
             .store
             .close_binding(binding.clone(), BindingEvent::Failed(reason), settle, patch)
             .await?;
+        self.ended(binding, state);
         self.server_event(ServerEvent::BindingEnded).await;
         tracing::warn!(server = self.port, msisdn = %binding.account.msisdn, binding = binding.id, state = %state, "The binding failed.");
         Ok(state)
+    }
+
+    /// Every binding move goes through here: persisted first, then written to the audit trail.
+    async fn move_binding(
+        &self,
+        binding: &mut Binding,
+        event: BindingEvent,
+        patch: BindingPatch,
+    ) -> Result<BindingState, StoreError> {
+        let from = binding.state();
+        let to = self.store.move_binding(binding, event, patch).await?;
+        audit::binding_moved(self.port, binding, Some(from), to);
+        Ok(to)
+    }
+
+    /// A binding's end, after it was committed: the audit line and the metric.
+    fn ended(&self, binding: &Binding, state: BindingState) {
+        audit::binding_moved(self.port, binding, Some(binding.state()), state);
+        self.metrics
+            .binding_ended(state.end_reason().unwrap_or(state.as_str()));
+    }
+
+    /// Every purchase outcome goes through here: persisted, audited, counted.
+    async fn purchase_outcome(
+        &self,
+        purchase: &mut Purchase,
+        event: TrxEvent,
+        outcome: PurchaseOutcome,
+    ) -> Result<TrxStatus, StoreError> {
+        let status = self
+            .store
+            .write_purchase_outcome(purchase, event, outcome)
+            .await?;
+        audit::purchase(self.port, purchase);
+        self.metrics.purchase_final(status, purchase.price);
+        Ok(status)
+    }
+
+    /// A step boundary. A pause is recorded on the server (`PAUSED`) while it holds, and a drain
+    /// as `DRAINING`, so that every view of the database shows what the operator asked.
+    async fn checkpoint(&self, mode: &mut ModeWatch) -> Result<(), Halt> {
+        match mode.get() {
+            Mode::Pause => {
+                self.server_event(ServerEvent::Pause).await;
+                tracing::info!(server = self.port, "Paused at a step boundary.");
+                mode.checkpoint().await?;
+                tracing::info!(server = self.port, "Resumed.");
+                self.server_event(ServerEvent::Resume).await;
+                self.server_event(ServerEvent::Working).await;
+                if mode.get() == Mode::Drain {
+                    self.server_event(ServerEvent::Drain).await;
+                }
+            }
+            Mode::Drain => self.server_event(ServerEvent::Drain).await,
+            Mode::Run => {}
+            Mode::Stop => return Err(Halt::Stop),
+        }
+        Ok(())
     }
 
     /// Best effort: the server's state is the operator's view, moved when the move is legal.
     async fn server_event(&self, event: ServerEvent) {
         match self.store.server(self.server_id).await {
             Ok(Some(mut row)) => {
-                if row.state.apply(&event).is_ok()
-                    && let Err(e) = self.store.move_server(&mut row, event, None).await
-                {
-                    tracing::debug!(server = self.port, error = %e, "Could not record the server's state.");
+                let from = row.state;
+                if row.state.apply(&event).is_ok() {
+                    match self.store.move_server(&mut row, event, None).await {
+                        Ok(_) if row.state != from => {
+                            audit::server_moved(self.port, from, row.state, None)
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!(server = self.port, error = %e, "Could not record the server's state.")
+                        }
+                    }
                 }
             }
             Ok(None) => {}

@@ -8,8 +8,11 @@
 //! - OTPs reach a waiting binding through the [`OtpHub`](otp::OtpHub): typed by the operator or
 //!   posted by an SMS forwarder to the control endpoint.
 
+pub mod admin;
+pub mod audit;
 pub mod control;
 pub mod driver;
+pub mod metrics;
 pub mod mode;
 pub mod otp;
 pub mod pool;

@@ -339,13 +339,19 @@ impl OtpHub {
                 .collect();
             for old_port in stale {
                 if let Some(old) = waiters.by_port.remove(&old_port) {
-                    tracing::warn!(
-                        server = old_port,
-                        msisdn = %old.msisdn,
-                        purpose = %old.purpose,
-                        by_server = port,
-                        "A newer OTP wait replaced one that was still open."
-                    );
+                    // The same binding asking again (a retried `/otp`) is routine; another
+                    // server or number taking over a wait is worth the operator's eye.
+                    if old_port == port && old.msisdn == *msisdn && old.purpose == purpose {
+                        tracing::debug!(server = port, msisdn = %msisdn, "A fresh OTP wait replaced this binding's previous one.");
+                    } else {
+                        tracing::warn!(
+                            server = old_port,
+                            msisdn = %old.msisdn,
+                            purpose = %old.purpose,
+                            by_server = port,
+                            "A newer OTP wait replaced one that was still open."
+                        );
+                    }
                     let _ = old.tx.send(Arrival::Replaced);
                 }
             }

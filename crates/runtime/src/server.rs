@@ -11,6 +11,7 @@ use futures::FutureExt as _;
 use simrotor_domain::{BindingState, FailReason, LogoutReason, ServerEvent, StateMachine};
 use simrotor_persistence::StoreError;
 
+use crate::audit;
 use crate::driver::{Driver, DriverError, Ended};
 use crate::mode::{self, Mode, ModeSwitch, ModeWatch};
 use crate::pool::{AccountPool, LeaseNext, Refilled, Subscribe};
@@ -88,8 +89,17 @@ async fn work(
     let mut refilled = pool.send(Subscribe).await.map_err(|e| fail(&e))?;
     let mut unusable = 0u32;
     loop {
+        // A pause between bindings is recorded like one within a binding: the server shows
+        // PAUSED while it holds.
+        let paused = watch.get() == Mode::Pause;
+        if paused {
+            set_server(&driver, ServerEvent::Pause).await;
+        }
         if watch.checkpoint().await.is_err() {
             return Err(LoopEnd::Stopped);
+        }
+        if paused {
+            set_server(&driver, ServerEvent::Resume).await;
         }
         let binding = match driver
             .store
@@ -142,6 +152,7 @@ async fn work(
                     Some(lease) => match driver.store.open_binding(lease).await {
                         Ok(binding) => {
                             tracing::info!(server = driver.port, binding = binding.id, msisdn = %binding.account.msisdn, batch = %binding.account.batch_id, "Bound the next number.");
+                            audit::binding_moved(driver.port, &binding, None, binding.state());
                             binding
                         }
                         Err(StoreError::LeaseLost { .. }) => continue,
@@ -164,7 +175,13 @@ async fn work(
                                     return Err(LoopEnd::Stopped);
                                 }
                             }
-                            _ = watch.wait_for_stop() => return Err(LoopEnd::Stopped),
+                            // The operator's pause or drain is seen while waiting, not at the
+                            // next refill.
+                            changed = watch.wait_changed() => {
+                                if changed.is_err() {
+                                    return Err(LoopEnd::Stopped);
+                                }
+                            }
                         }
                         if let Some(sup) = supervisor.upgrade() {
                             sup.do_send(ServerIdle {
@@ -205,7 +222,16 @@ async fn set_server(driver: &Driver, event: ServerEvent) {
     if let Ok(Some(mut row)) = driver.store.server(driver.server_id).await
         && row.state.apply(&event).is_ok()
     {
-        let _ = driver.store.move_server(&mut row, event, None).await;
+        let from = row.state;
+        if driver
+            .store
+            .move_server(&mut row, event, None)
+            .await
+            .is_ok()
+            && row.state != from
+        {
+            audit::server_moved(driver.port, from, row.state, None);
+        }
     }
 }
 

@@ -13,11 +13,13 @@ use simrotor_persistence::{LeaseOwner, ServerSeed, Store, StoreError};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
+use crate::admin::Admin;
 use crate::control::{self, ControlHandle, ControlState};
+use crate::metrics::{MeteredClient, Metrics};
 use crate::otp::OtpHub;
 use crate::pool::{AccountPool, Refilled};
 use crate::settings::Settings;
-use crate::supervisor::{Supervisor, SupervisorSetup};
+use crate::supervisor::{Shutdown, Supervisor, SupervisorSetup};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +28,7 @@ pub struct RunOptions {
     pub until_empty: bool,
     /// Lease only from this batch.
     pub batch: Option<BatchId>,
-    /// Serve the control endpoint (SMS forwarder, operator OTPs, pool refills) here.
+    /// Serve the admin API (SMS forwarder, operator OTPs, views, actions, metrics) here.
     pub control_addr: Option<String>,
 }
 
@@ -37,6 +39,7 @@ pub struct Running {
     pub pool: Addr<AccountPool>,
     pub otp: OtpHub,
     pub owner: LeaseOwner,
+    pub metrics: Arc<Metrics>,
     /// Resolves when every server has stopped.
     pub done: oneshot::Receiver<()>,
     pub control: Option<ControlHandle>,
@@ -80,7 +83,12 @@ pub async fn start(
     make_client: &ClientFactory,
     options: RunOptions,
 ) -> Result<Running, StartError> {
+    let listener = match &options.control_addr {
+        Some(addr) => Some(control::bind(addr)?),
+        None => None,
+    };
     let owner = LeaseOwner::for_this_process();
+    let metrics = Arc::new(Metrics::new());
     let released = store.release_stale_leases(&owner, Utc::now()).await?;
     if released > 0 {
         tracing::warn!(
@@ -97,46 +105,61 @@ pub async fn start(
             continue;
         };
         if row.state == ServerState::Faulted {
-            tracing::warn!(server = spec.port, reason = ?row.state_reason, "The server is FAULTED from an earlier run; it stays off until the operator resets it.");
-            continue;
+            tracing::warn!(server = spec.port, reason = ?row.state_reason, "The server is FAULTED from an earlier run; it stays off until the operator enables it.");
         }
         let client = make_client(spec).map_err(|reason| StartError::Client {
             port: spec.port,
             reason,
         })?;
+        let client = MeteredClient::wrap(client, metrics.clone());
         servers.push((row.clone(), client));
     }
 
     let otp = OtpHub::new(&config.otp)?;
     let pool = AccountPool::new(store.clone(), owner.clone(), options.batch.clone()).start();
-    let control = match &options.control_addr {
-        Some(addr) => {
-            let refill = pool.clone();
-            let state =
-                ControlState::new(otp.clone()).with_pool_refilled(move || refill.do_send(Refilled));
-            let handle = control::serve(addr, state).await?;
-            tracing::info!(addr = %handle.addr(), "The control endpoint listens (SMS forwarder: POST /sms, operator OTP: POST /otp).");
-            Some(handle)
-        }
-        None => None,
-    };
     let (done_tx, done) = oneshot::channel();
     let supervisor = Supervisor::new(SupervisorSetup {
-        store,
+        store: store.clone(),
         pool: pool.clone(),
         otp: otp.clone(),
         settings: Arc::new(Settings::from_config(config)),
         restart: config.restart.clone(),
+        metrics: metrics.clone(),
         servers,
         until_empty: options.until_empty,
         done: done_tx,
     })
     .start();
+    let control = match listener {
+        Some(listener) => {
+            let refill = pool.clone();
+            let state = ControlState::new(otp.clone())
+                .with_pool_refilled(move || refill.do_send(Refilled))
+                .with_admin(Admin {
+                    supervisor: supervisor.clone(),
+                    store,
+                    metrics: metrics.clone(),
+                    started_at: Utc::now(),
+                })
+                .with_token(config.admin.token.clone());
+            let handle = match control::serve_on(listener, state).await {
+                Ok(handle) => handle,
+                Err(e) => {
+                    supervisor.do_send(Shutdown);
+                    return Err(e.into());
+                }
+            };
+            tracing::info!(addr = %handle.addr(), "The admin API listens (live page: /, SMS forwarder: POST /sms, operator OTP: POST /api/otp).");
+            Some(handle)
+        }
+        None => None,
+    };
     Ok(Running {
         supervisor,
         pool,
         otp,
         owner,
+        metrics,
         done,
         control,
     })

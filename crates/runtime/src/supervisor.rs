@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use simrotor_config::RestartConfig;
-use simrotor_domain::{BindingEvent, FailReason, ServerEvent, StateMachine};
+use simrotor_domain::{BindingEvent, FailReason, ServerEvent, ServerState, StateMachine};
 use simrotor_persistence::{BindingPatch, ServerRow, Settle, Store};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
+use crate::audit;
 use crate::driver::Driver;
+use crate::metrics::Metrics;
 use crate::mode::Mode;
 use crate::otp::OtpHub;
 use crate::pool::{AccountPool, Available, Refilled};
@@ -30,6 +32,10 @@ struct Slot {
     restarts: VecDeque<Instant>,
     idle: bool,
     faulted: bool,
+    /// The operator disabled it (a drain that stays until enabled).
+    disabled: bool,
+    /// Restarts since the process started (the window's count is `restarts`).
+    restarted: u32,
     mode: Mode,
 }
 
@@ -41,6 +47,7 @@ pub struct SupervisorSetup {
     pub otp: OtpHub,
     pub settings: Arc<Settings>,
     pub restart: RestartConfig,
+    pub metrics: Arc<Metrics>,
     /// The enabled servers and the client that reaches each.
     pub servers: Vec<(ServerRow, Arc<dyn SlotClient>)>,
     /// End the run when every server is idle and the pool is empty.
@@ -55,6 +62,7 @@ pub struct Supervisor {
     otp: OtpHub,
     settings: Arc<Settings>,
     restart: RestartConfig,
+    metrics: Arc<Metrics>,
     slots: BTreeMap<u16, Slot>,
     until_empty: bool,
     stopping: bool,
@@ -75,6 +83,8 @@ impl Supervisor {
             .servers
             .into_iter()
             .map(|(row, client)| {
+                // Faulted in an earlier run: kept off until the operator enables it.
+                let faulted = row.state == ServerState::Faulted;
                 (
                     row.port,
                     Slot {
@@ -83,7 +93,9 @@ impl Supervisor {
                         addr: None,
                         restarts: VecDeque::new(),
                         idle: false,
-                        faulted: false,
+                        faulted,
+                        disabled: false,
+                        restarted: 0,
                         mode: Mode::Run,
                     },
                 )
@@ -95,6 +107,7 @@ impl Supervisor {
             otp: setup.otp,
             settings: setup.settings,
             restart: setup.restart,
+            metrics: setup.metrics,
             slots,
             until_empty: setup.until_empty,
             stopping: false,
@@ -113,6 +126,7 @@ impl Supervisor {
             settings: self.settings.clone(),
             server_id: slot.row.id,
             port,
+            metrics: self.metrics.clone(),
         };
         let actor = ServerActor::new(
             driver,
@@ -200,7 +214,9 @@ impl Actor for Supervisor {
         let ports: Vec<u16> = self.slots.keys().copied().collect();
         tracing::info!(servers = ports.len(), "Starting the servers.");
         for port in ports {
-            self.start_server(port, ctx);
+            if self.slots.get(&port).is_some_and(|s| !s.faulted) {
+                self.start_server(port, ctx);
+            }
         }
         self.finish_if_done();
     }
@@ -276,7 +292,10 @@ impl Handler<ServerDown> for Supervisor {
                     if let Ok(Some(mut row)) = store.server(id).await
                         && row.state.apply(&ServerEvent::Fault).is_ok()
                     {
-                        let _ = store.move_server(&mut row, ServerEvent::Fault, Some(&why)).await;
+                        let from = row.state;
+                        if store.move_server(&mut row, ServerEvent::Fault, Some(&why)).await.is_ok() {
+                            audit::server_moved(row.port, from, row.state, Some(&why));
+                        }
                     }
                     // The number it held goes back to the pool: the others can use its pulsa.
                     match store.open_binding_of_server(id).await {
@@ -303,6 +322,8 @@ impl Handler<ServerDown> for Supervisor {
             );
             return;
         }
+        slot.restarted += 1;
+        self.metrics.server_restarted(msg.port);
         let delay = self.backoff(n);
         tracing::warn!(server = msg.port, panicked, restart = n, delay = ?delay, reason = %reason, "The server stopped on an error; restarting it after a backoff.");
         let port = msg.port;
@@ -348,5 +369,195 @@ impl Handler<ControlServer> for Supervisor {
             addr.do_send(SetMode(msg.mode));
         }
         true
+    }
+}
+
+/// What the operator can do to one server through the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Pause,
+    Resume,
+    Drain,
+    Enable,
+    Disable,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Drain => "drain",
+            Action::Enable => "enable",
+            Action::Disable => "disable",
+        }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "pause" => Action::Pause,
+            "resume" => Action::Resume,
+            "drain" => Action::Drain,
+            "enable" => Action::Enable,
+            "disable" => Action::Disable,
+            other => {
+                return Err(format!(
+                    "unknown action {other:?}: expected pause, resume, drain, enable or disable"
+                ));
+            }
+        })
+    }
+}
+
+/// Why the supervisor refused an operator's action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperateError {
+    #[error(
+        "server {0} is not run by this runtime (not configured, or disabled in the configuration)"
+    )]
+    UnknownServer(u16),
+    #[error("server {port}: {why}")]
+    NotNow { port: u16, why: &'static str },
+}
+
+/// The operator's action on one server. Takes effect at the server's next step boundary.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), OperateError>")]
+pub struct Operate {
+    pub port: u16,
+    pub action: Action,
+}
+
+/// What the supervisor knows of a server that the database does not: the operator's mode.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotView {
+    pub port: u16,
+    /// `run`, `pause`, `drain`, `disabled`, `faulted` or `stopping`.
+    pub mode: &'static str,
+    pub running: bool,
+    pub restarts: u32,
+}
+
+/// Every server the supervisor runs, by port.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<SlotView>")]
+pub struct SlotViews;
+
+impl Handler<SlotViews> for Supervisor {
+    type Result = MessageResult<SlotViews>;
+
+    fn handle(&mut self, _: SlotViews, _: &mut Self::Context) -> Self::Result {
+        MessageResult(
+            self.slots
+                .iter()
+                .map(|(port, slot)| SlotView {
+                    port: *port,
+                    mode: if slot.faulted {
+                        "faulted"
+                    } else if slot.disabled {
+                        "disabled"
+                    } else {
+                        match slot.mode {
+                            Mode::Run => "run",
+                            Mode::Pause => "pause",
+                            Mode::Drain => "drain",
+                            Mode::Stop => "stopping",
+                        }
+                    },
+                    running: slot.addr.is_some(),
+                    restarts: slot.restarted,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Supervisor {
+    fn set_mode(&mut self, port: u16, mode: Mode) {
+        if let Some(slot) = self.slots.get_mut(&port) {
+            slot.mode = mode;
+            if let Some(addr) = &slot.addr {
+                addr.do_send(SetMode(mode));
+            }
+        }
+    }
+}
+
+impl Handler<Operate> for Supervisor {
+    type Result = Result<(), OperateError>;
+
+    fn handle(&mut self, msg: Operate, ctx: &mut Self::Context) -> Self::Result {
+        let port = msg.port;
+        let Some(slot) = self.slots.get_mut(&port) else {
+            return Err(OperateError::UnknownServer(port));
+        };
+        let not_now = |why| Err(OperateError::NotNow { port, why });
+        if self.stopping {
+            return not_now("the runtime is stopping");
+        }
+        if slot.faulted && msg.action != Action::Enable {
+            return not_now("it is FAULTED; enable it to clear the fault");
+        }
+        match msg.action {
+            Action::Pause => self.set_mode(port, Mode::Pause),
+            Action::Drain => self.set_mode(port, Mode::Drain),
+            Action::Resume => {
+                if slot.mode == Mode::Run && !slot.disabled {
+                    return not_now("it is not paused, draining or disabled");
+                }
+                slot.disabled = false;
+                self.set_mode(port, Mode::Run);
+            }
+            Action::Disable => {
+                slot.disabled = true;
+                self.set_mode(port, Mode::Drain);
+            }
+            Action::Enable => {
+                if slot.faulted {
+                    slot.faulted = false;
+                    slot.restarts.clear();
+                    slot.disabled = false;
+                    slot.mode = Mode::Run;
+                    let (store, id) = (self.store.clone(), slot.row.id);
+                    // The fault is cleared in the database before the server starts again, so
+                    // its first state change (`Working`) is legal.
+                    ctx.spawn(
+                        async move {
+                            if let Ok(Some(mut row)) = store.server(id).await
+                                && row.state.apply(&ServerEvent::Reset).is_ok()
+                                && store
+                                    .move_server(&mut row, ServerEvent::Reset, None)
+                                    .await
+                                    .is_ok()
+                            {
+                                audit::server_moved(
+                                    row.port,
+                                    ServerState::Faulted,
+                                    row.state,
+                                    Some("reset by the operator"),
+                                );
+                            }
+                        }
+                        .into_actor(self)
+                        .map(move |_, act, ctx| {
+                            if !act.stopping {
+                                act.start_server(port, ctx);
+                            }
+                        }),
+                    );
+                    return Ok(());
+                }
+                if !slot.disabled {
+                    return not_now("it is already enabled");
+                }
+                slot.disabled = false;
+                self.set_mode(port, Mode::Run);
+            }
+        }
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 mod helpers;
 mod scenario_helpers;
 
+mod admin;
 mod control;
 mod otp;
 mod scenarios;

@@ -840,9 +840,8 @@ async fn a_paused_server_buys_nothing_until_resumed_while_the_others_go_on() {
     let b = world.store.binding_row(binding_id).await.unwrap().unwrap();
     assert!(b.ended_at.is_none(), "the paused number kept its binding");
     assert_eq!(b.state, "TRANSACTING");
-    // FIXME(bug): a paused server's row still says BUSY: `ControlServer` changes the driver's
-    // mode but records no `ServerEvent::Pause`, so the operator cannot see the pause.
-    assert_eq!(world.server_row(port).await.state, ServerState::Busy);
+    // The pause is recorded where every view reads it.
+    assert_eq!(world.server_row(port).await.state, ServerState::Paused);
 
     let told = world
         .running

@@ -1,0 +1,65 @@
+//! The audit trail's structured events, written from one place so that every line of a kind has
+//! the same keys (`docs/audit-log.md`): `simrotor logs` and `jq` rely on them. They go through
+//! `tracing` under this module's target, which the launcher routes to the JSON audit files.
+
+use simrotor_domain::{BindingState, ServerState};
+use simrotor_persistence::{Binding, Purchase};
+
+/// A binding changed state; `from` is `None` when it was just opened (`BOUND`).
+pub fn binding_moved(port: u16, binding: &Binding, from: Option<BindingState>, to: BindingState) {
+    let from = from.map(|s| s.to_string());
+    tracing::info!(
+        event = "binding",
+        server = port,
+        batch = %binding.account.batch_id,
+        msisdn = %binding.account.msisdn,
+        binding = binding.id,
+        from = from.as_deref(),
+        to = %to,
+        "The binding moved."
+    );
+}
+
+/// A purchase's intent (`PROCESSING`) or its outcome was committed.
+pub fn purchase(port: u16, p: &Purchase) {
+    tracing::info!(
+        event = "purchase",
+        server = port,
+        batch = %p.batch_id,
+        msisdn = %p.msisdn,
+        binding = p.binding_id,
+        attempt = %p.attempt_key,
+        trx = p.trx_id.as_deref(),
+        product = %p.product_id,
+        price = p.price.get(),
+        status = %p.status,
+        pulsa_awal = p.pulsa_awal.get(),
+        pulsa_akhir = p.pulsa_akhir.map(|r| r.get()),
+        "A purchase was recorded."
+    );
+}
+
+/// A server changed state.
+pub fn server_moved(port: u16, from: ServerState, to: ServerState, reason: Option<&str>) {
+    tracing::info!(
+        event = "server",
+        server = port,
+        from = %from,
+        to = %to,
+        reason,
+        "The server moved."
+    );
+}
+
+/// The operator acted through the admin API.
+pub fn operator(action: &str, server: Option<u16>, target: Option<i64>, who: &str, why: &str) {
+    tracing::info!(
+        event = "operator",
+        action,
+        server,
+        transaction = target,
+        who,
+        why,
+        "The operator acted."
+    );
+}
