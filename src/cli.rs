@@ -21,6 +21,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// The running runtime's admin API, HOST:PORT (default: admin.listen of the configuration).
+    #[arg(long, global = true, alias = "control", value_name = "HOST:PORT")]
+    pub admin: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,7 +61,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Lists the resource servers: state, the number each holds, its pulsa.
+    /// Lists the resource servers: state, the number each holds, its pulsa, purchases, and which
+    /// wait for an OTP (first). Asks the running runtime; with none running, shows what the
+    /// database last recorded.
     Servers {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -79,10 +85,24 @@ pub enum Command {
         /// Lease only numbers of this batch.
         #[arg(long, value_parser = parse_batch)]
         batch: Option<BatchId>,
-        /// Where the control endpoint listens (SMS forwarder: POST /sms; operator OTP: POST /otp).
-        #[arg(long, default_value = "127.0.0.1:9800")]
-        control: String,
     },
+    /// Starts `simrotor run` in the background, detached from the terminal: a pidfile and its
+    /// stdout/stderr under daemon.dir. Refuses when a runtime already runs on this database.
+    Start {
+        /// Stop when the pool is empty and every server is idle.
+        #[arg(long)]
+        until_empty: bool,
+        /// Lease only numbers of this batch.
+        #[arg(long, value_parser = parse_batch)]
+        batch: Option<BatchId>,
+    },
+    /// Stops the background runtime gracefully (SIGTERM; every server finishes its step).
+    Stop,
+    /// Whether the runtime runs, since when, and its health.
+    Status,
+    /// A live view of every server (those waiting for an OTP on top); type `PORT CODE` and Enter
+    /// to deliver an OTP, q or Esc to quit.
+    Watch,
     /// The whole product on a fresh machine, no set-up: a temporary SQLite database, the
     /// simulator on free ports with SMS forwarding, a generated batch, the runtime until the pool
     /// is empty; then the recap, the throughput, and the simulator's ledger reconciled against
@@ -95,9 +115,34 @@ pub enum Command {
         server: u16,
         /// The code, digits only.
         code: String,
-        /// The running runtime's control endpoint.
-        #[arg(long, default_value = "127.0.0.1:9800")]
-        control: String,
+    },
+    /// Holds a server at its next step boundary (never inside a call); its number stays bound.
+    Pause(ServerAction),
+    /// Lets a paused, draining or disabled server go on.
+    Resume(ServerAction),
+    /// Lets a server finish its current number, then stay idle.
+    Drain(ServerAction),
+    /// Takes a server out of rotation (a drain shown as disabled) until `enable`; lasts until
+    /// the runtime restarts (the configuration decides at start).
+    Disable(ServerAction),
+    /// Undoes `disable`; on a FAULTED server, clears the fault and starts it again.
+    Enable(ServerAction),
+    /// Lists the SUSPECT purchases not yet resolved (all with --all).
+    Suspects {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Marks a SUSPECT purchase resolved, with who and why (written to the audit trail). The
+    /// recorded evidence (status, pulsa) is kept as it is.
+    Resolve {
+        /// The transaction's id (the first column of `simrotor suspects`).
+        id: i64,
+        #[arg(long)]
+        who: String,
+        #[arg(long)]
+        why: String,
     },
     /// Holds the database against a simulator's ledger (GET …/_sim/ledger): every executed
     /// purchase is exactly one row, no row claims a purchase the ledger lacks, and every
@@ -120,6 +165,19 @@ pub enum Command {
     },
 }
 
+/// A server and, for the audit trail, who acts and why.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerAction {
+    /// The server's port.
+    pub port: u16,
+    /// Who acts (default: $USER).
+    #[arg(long)]
+    pub who: Option<String>,
+    /// Why, for the audit trail.
+    #[arg(long)]
+    pub why: Option<String>,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// How many servers.
@@ -131,6 +189,9 @@ pub struct DemoArgs {
     /// Keep the demo's database and logs in this directory instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// No SMS forwarding: every OTP waits for the operator (`simrotor otp`, `watch`, the page).
+    #[arg(long)]
+    pub no_forwarder: bool,
     /// The simulator's knobs (latency, faults, …).
     #[command(flatten)]
     pub sim: SimArgs,
@@ -139,7 +200,9 @@ pub struct DemoArgs {
 /// `simrotor logs`: which events to show, and how.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct LogsArgs {
-    /// Keep reading: print new events as they are written, across daily rotations (like tail -F).
+    /// Keep reading (like tail -F): first the last 10 matching events, or all of them since
+    /// --since when given; then each new event as it is written, across daily rotations, until
+    /// Ctrl-C. Waits for the directory's first file when there is none yet.
     #[arg(short, long)]
     pub follow: bool,
     /// Only this server (its port).

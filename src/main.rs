@@ -1,6 +1,7 @@
 //! `simrotor`, the operator's one command: configure, import numbers, look at servers and
 //! accounts, and read the recap. (The runtime verbs arrive with the runtime.)
 
+mod admin_client;
 mod cli;
 mod commands;
 mod output;
@@ -16,6 +17,8 @@ fn main() -> ExitCode {
         cli::Command::Run { .. } => simrotor_config::load(cli.config.as_deref())
             .ok()
             .map(|c| c.logging.dir),
+        // A kept demo leaves its audit trail beside its database, for `simrotor logs --dir`.
+        cli::Command::Demo(args) => args.keep.as_ref().map(|dir| dir.join("logs")),
         _ => None,
     };
     let default_level = match &cli.command {

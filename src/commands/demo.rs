@@ -113,7 +113,11 @@ pub async fn all_purchases(store: &Store) -> anyhow::Result<Vec<Purchase>> {
     Ok(rows)
 }
 
-pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    mut config: Config,
+    args: DemoArgs,
+    admin: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let tmp;
     let dir = match &args.keep {
         Some(dir) => {
@@ -127,9 +131,17 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<ExitCode>
         }
     };
     config.database.url = DatabaseUrl::new(format!("sqlite://{}/demo.db", dir.display()));
-    let control_addr = format!("127.0.0.1:{}", free_port()?);
+    let control_addr = match admin {
+        Some(addr) if !addr.ends_with(":0") => addr.to_owned(),
+        _ => format!("127.0.0.1:{}", free_port()?),
+    };
     sim::apply(&mut config, args.sim.clone());
-    config.simulator.sms_forwarder_url = Some(format!("http://{control_addr}/sms"));
+    if args.no_forwarder {
+        config.simulator.sms_forwarder_url = None;
+        config.otp.source = simrotor_config::OtpSource::Operator;
+    } else {
+        config.simulator.sms_forwarder_url = Some(format!("http://{control_addr}/sms"));
+    }
     // A demo shows the flow, not the patience of real status polling.
     config.products.status_poll_min = Duration::from_millis(20);
     config.products.status_poll_max = Duration::from_millis(200);
@@ -183,6 +195,9 @@ pub async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<ExitCode>
     let mut running = start(&config, store.clone(), &http_client, options)
         .await
         .context("cannot start the runtime")?;
+    if let Some(control) = &running.control {
+        eprintln!("Admin API and live page: {}", control.url("/"));
+    }
     let progress_store = store.clone();
     let total = u64::from(args.accounts);
     let progress = actix_rt::spawn(async move {

@@ -12,6 +12,7 @@ use simrotor_domain::{BatchId, Pin};
 use simrotor_persistence::import::{ImportOptions, import_csv};
 
 use super::open_store;
+use crate::admin_client::{AdminClient, AdminError};
 
 /// `FILE.rejected.csv` beside the file.
 fn rejected_path(file: &Path) -> std::path::PathBuf {
@@ -25,6 +26,7 @@ pub async fn run(
     file: &Path,
     batch: BatchId,
     pin: Option<String>,
+    client: &AdminClient,
 ) -> anyhow::Result<ExitCode> {
     let default_pin = pin
         .map(|p| Pin::parse(&p).map_err(|e| anyhow::anyhow!("--pin: {e}")))
@@ -82,5 +84,15 @@ pub async fn run(
     }
     tracing::info!(batch = %batch, accepted = report.accepted, already_present = report.already_present, rejected = report.rejected, "Imported a batch of numbers.");
     store.close().await?;
+    if report.accepted > 0 {
+        // A running runtime's idle servers wait for numbers: wake them now rather than never.
+        match client.poke("/pool/refilled").await {
+            Ok(()) => println!("Told the running runtime: its idle servers take the new numbers."),
+            Err(AdminError::NotRunning { .. }) => {}
+            Err(e) => {
+                eprintln!("warning: could not tell the running runtime about the new numbers: {e}")
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

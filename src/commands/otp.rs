@@ -2,29 +2,23 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use serde_json::json;
 
-pub async fn run(server: u16, code: &str, control: &str) -> anyhow::Result<ExitCode> {
-    let url = format!("http://{control}/otp");
-    let answer = reqwest::Client::new()
-        .post(&url)
-        .json(&serde_json::json!({ "server": server, "code": code.trim() }))
-        .send()
-        .await
-        .with_context(|| {
-            format!("no runtime answers at {control} (is `simrotor run` running? see --control)")
-        })?;
-    let status = answer.status();
-    let body: serde_json::Value = answer.json().await.unwrap_or(serde_json::Value::Null);
-    if status.is_success() {
-        println!("Delivered the OTP to server {server}.");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let why = body
-            .get("error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("refused");
-        eprintln!("error: {why}");
-        Ok(ExitCode::FAILURE)
-    }
+use crate::admin_client::AdminClient;
+
+pub async fn run(client: &AdminClient, server: u16, code: &str) -> anyhow::Result<ExitCode> {
+    let delivered: serde_json::Value = client
+        .post(
+            "/api/otp",
+            &json!({ "server": server, "code": code.trim() }),
+        )
+        .await?;
+    let msisdn = delivered["msisdn"].as_str().unwrap_or("its number");
+    let purpose = delivered["purpose"].as_str().unwrap_or("login");
+    // Delivered is not accepted: the telco checks the code, and a wrong one makes the binding
+    // ask for a fresh SMS, which `servers` then shows as waiting again.
+    println!(
+        "Delivered the {purpose} OTP to server {server} ({msisdn}); the server verifies it (a wrong code asks for a fresh one)."
+    );
+    Ok(ExitCode::SUCCESS)
 }

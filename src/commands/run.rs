@@ -65,6 +65,9 @@ pub async fn run(
     control: String,
 ) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
+    // One runtime per database: a second one would lease the same numbers' servers twice.
+    let claim = store.claim_runtime().await?;
+    let pidfile = super::daemon::Pidfile::create(&config)?;
     let options = RunOptions {
         until_empty,
         batch,
@@ -78,6 +81,9 @@ pub async fn run(
     if let Some(control) = running.control.take() {
         control.stop().await;
     }
+    // Released before the pool closes, so a restart right after finds the database free.
+    claim.release().await?;
     store.close().await?;
+    drop(pidfile);
     Ok(ExitCode::SUCCESS)
 }

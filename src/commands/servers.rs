@@ -1,44 +1,44 @@
-//! `simrotor servers`: each configured server, its state, and the number it holds now.
+//! `simrotor servers`: each server, its state, the number it holds, its pulsa and purchases, and
+//! which wait for an OTP (first: they are the ones the operator must act on). The running
+//! runtime answers (it knows the waits and the operator's modes); with none running, the
+//! database's last record is shown, and said to be so.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
 use simrotor_config::Config;
-use simrotor_domain::Rupiah;
+use simrotor_runtime::admin::{ServerView, server_views};
 
 use super::{open_store, server_seeds};
+use crate::admin_client::{AdminClient, AdminError};
 use crate::cli::Format;
 use crate::output::{self, Rows};
-
-#[derive(Serialize)]
-struct ServerView {
-    port: u16,
-    base_url: String,
-    enabled: bool,
-    state: String,
-    device_id: Option<String>,
-    msisdn: Option<String>,
-    binding_state: Option<String>,
-    pulsa: Option<Rupiah>,
-    purchases: usize,
-    waits_for_otp: bool,
-}
 
 #[derive(Serialize)]
 #[serde(transparent)]
 struct Servers(Vec<ServerView>);
 
+fn age(since: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    since
+        .map(|t| {
+            let secs = (chrono::Utc::now() - t).num_seconds().max(0) as u64;
+            humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+        })
+        .unwrap_or_default()
+}
+
 impl Rows for Servers {
     fn header(&self) -> Vec<&'static str> {
         vec![
             "port",
-            "enabled",
             "state",
-            "device",
+            "mode",
             "number",
+            "batch",
             "binding",
             "pulsa",
             "purchases",
+            "step age",
             "OTP?",
         ]
     }
@@ -48,51 +48,54 @@ impl Rows for Servers {
             .map(|s| {
                 vec![
                     s.port.to_string(),
-                    if s.enabled { "yes" } else { "no" }.to_owned(),
-                    s.state.clone(),
-                    s.device_id.clone().unwrap_or_default(),
+                    match &s.state_reason {
+                        Some(r) if s.state == "FAULTED" => format!("FAULTED: {r}"),
+                        _ => s.state.clone(),
+                    },
+                    s.mode.clone(),
                     s.msisdn.clone().unwrap_or_default(),
+                    s.batch.clone().unwrap_or_default(),
                     s.binding_state.clone().unwrap_or_default(),
                     s.pulsa.map(|p| p.to_string()).unwrap_or_default(),
                     s.purchases.to_string(),
-                    if s.waits_for_otp { "WAITING" } else { "" }.to_owned(),
+                    age(s.step_since),
+                    match (&s.waiting_otp_since, &s.otp_purpose) {
+                        (Some(since), purpose) => format!(
+                            "WAITING {} ({})",
+                            purpose.as_deref().unwrap_or("login"),
+                            age(Some(*since))
+                        ),
+                        _ => String::new(),
+                    },
                 ]
             })
             .collect()
     }
 }
 
-pub async fn run(config: &Config, format: Format) -> anyhow::Result<ExitCode> {
-    let store = open_store(config).await?;
-    let servers = store.sync_servers(&server_seeds(config)?).await?;
-    let mut views = Vec::with_capacity(servers.len());
-    for s in servers {
-        let binding = store.open_binding_of_server(s.id).await?;
-        let (mut pulsa, mut purchases) = (None, 0);
-        if let Some(b) = &binding {
-            pulsa = store
-                .binding_row(b.id)
-                .await?
-                .and_then(|row| row.balance_last)
-                .and_then(|p| Rupiah::from_i64(p).ok());
-            purchases = store.purchases_of_binding(b.id).await?.len();
+pub async fn run(
+    config: &Config,
+    client: &AdminClient,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let views = match client.get::<Vec<ServerView>>("/api/servers").await {
+        Ok(views) => views,
+        Err(AdminError::NotRunning { addr }) => {
+            eprintln!(
+                "No runtime answers at {addr}; showing the servers as the database last recorded them."
+            );
+            let store = open_store(config).await?;
+            store.sync_servers(&server_seeds(config)?).await?;
+            let rows = store.server_overview().await?;
+            store.close().await?;
+            let mut views = server_views(rows, &[], &[]);
+            for v in &mut views {
+                v.mode = "not running".to_owned();
+            }
+            views
         }
-        views.push(ServerView {
-            port: s.port,
-            base_url: s.base_url,
-            enabled: s.enabled,
-            state: s.state.to_string(),
-            device_id: s.device_id,
-            msisdn: binding.as_ref().map(|b| b.account.msisdn.to_string()),
-            binding_state: binding.as_ref().map(|b| b.state().to_string()),
-            waits_for_otp: binding.as_ref().is_some_and(|b| b.state().waits_for_otp()),
-            pulsa,
-            purchases,
-        });
-    }
-    // Servers waiting for an OTP first: they are the ones the operator must act on.
-    views.sort_by_key(|v| (!v.waits_for_otp, v.port));
+        Err(e) => return Err(e.into()),
+    };
     output::print(format, &Servers(views))?;
-    store.close().await?;
     Ok(ExitCode::SUCCESS)
 }
