@@ -6,9 +6,12 @@
 
 mod helpers;
 
+mod browser;
 mod chaos;
 mod config;
 mod demo;
 mod import;
 mod listing;
+mod operate;
+mod scenarios;
 mod sim;

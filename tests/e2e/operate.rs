@@ -1,0 +1,366 @@
+//! The operator's day with the real binary: `start` the runtime in the background, `status`,
+//! `servers`, `pause`/`resume`/`drain` a server while it buys, a second runtime on the same
+//! database refused, `stop`; and suspect purchases listed and resolved, with who and why in the
+//! audit trail.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{Run, Scratch};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(stream, "GET /_sim/ledger HTTP/1.0\r\n\r\n");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.")
+}
+
+/// A simulator process and a scratch directory whose config points the runtime at it; on drop
+/// the background runtime (if any) and the simulator are killed.
+struct Day {
+    s: Scratch,
+    sim: Child,
+    ports: Vec<u16>,
+}
+
+impl Drop for Day {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.s.path("data/simrotor.pid")) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
+    }
+}
+
+impl Day {
+    fn new(servers: usize, numbers: usize, sim: &str) -> Day {
+        let s = Scratch::new();
+        let ports: Vec<u16> = (0..servers).map(|_| free_port()).collect();
+        let admin = free_port();
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        s.write(
+            "config.toml",
+            format!(
+                "[database]\nurl = \"sqlite://data/t.db\"\nsynchronous = \"normal\"\n\
+                 [servers]\nports = [{list}]\ntimeout = \"5s\"\n\
+                 [login]\ndefault_pin = \"246810\"\n\
+                 [products]\nwanted = [\"VCR10\"]\nstatus_poll_min = \"20ms\"\nstatus_poll_max = \"100ms\"\n\
+                 [admin]\nlisten = \"127.0.0.1:{admin}\"\n\
+                 [daemon]\ndir = \"data\"\n\
+                 [logging]\ndir = \"data/logs\"\n\
+                 [simulator]\nseed = 5\nreseller_rate = 1.0\nblocked_rate = 0.0\nstatus_polls = 1\n\
+                 sms_forwarder_url = \"http://127.0.0.1:{admin}/sms\"\n{sim}"
+            ),
+        );
+        let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
+            .arg("sim")
+            .current_dir(s.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ports.iter().all(|p| answers(*p)) {
+            assert!(Instant::now() < deadline, "the simulator never answered");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let csv: String = (0..numbers)
+            .map(|i| format!("0813{:08},n{i}@example.com\n", 40_000 + i))
+            .collect();
+        s.write("batch.csv", csv);
+        s.run(&["import", "batch.csv", "--batch", "DAY"]).ok();
+        Day { s, sim, ports }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.s.run(args)
+    }
+
+    fn servers(&self) -> Vec<Value> {
+        self.run(&["servers", "--format", "json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn server(&self, port: u16) -> Value {
+        self.servers()
+            .into_iter()
+            .find(|s| s["port"] == port)
+            .unwrap()
+    }
+
+    /// Polls `simrotor servers` until `what` holds for `port`; the view that satisfied it.
+    fn wait_for(&self, what: &str, port: u16, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = self.server(port);
+            if ok(&view) {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: never happened; last {view}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn audit(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(self.s.path("data/logs")).unwrap() {
+            text.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+        text
+    }
+}
+
+#[test]
+fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
+    // 60,000 pulsa a number, VCR10 at 20 ms a call: each number buys for a while.
+    let day = Day::new(
+        2,
+        6,
+        "pulsa_min = 60000\npulsa_max = 60000\n[simulator.faults]\nlatency = \"20ms\"\n",
+    );
+    let port = day.ports[0];
+
+    let status = day.run(&["status"]);
+    assert_eq!(status.code, 3, "{}", status.stdout);
+    assert!(status.stdout.contains("not running"), "{}", status.stdout);
+
+    let started = day.run(&["start"]).ok();
+    assert!(
+        started
+            .stdout
+            .contains("Started the simrotor runtime (pid "),
+        "{}",
+        started.stdout
+    );
+    assert!(day.s.exists("data/simrotor.pid"));
+    let pid = day.s.read("data/simrotor.pid").trim().to_owned();
+
+    // A second runtime on the same database is refused, whichever way it is launched.
+    let again = day.run(&["start"]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("already runs"), "{}", again.stderr);
+    let foreground = day.run(&["run"]);
+    assert_ne!(foreground.code, 0);
+    assert!(
+        foreground
+            .stderr
+            .contains("another simrotor runtime already runs on this database"),
+        "{}",
+        foreground.stderr
+    );
+
+    let status = day.run(&["status"]).ok();
+    assert!(
+        status.stdout.contains(&format!("simrotor runs: pid {pid}")),
+        "{}",
+        status.stdout
+    );
+
+    // The live view comes from the runtime: every server, with its mode.
+    let servers = day.servers();
+    assert_eq!(servers.len(), 2);
+    assert!(servers.iter().all(|s| s["mode"] == "run"), "{servers:?}");
+
+    // Pause: held at the next step boundary, the number kept, nothing bought meanwhile.
+    day.wait_for("a first purchase", port, |s| {
+        s["purchases"].as_u64() > Some(0)
+    });
+    let paused = day
+        .run(&[
+            "pause",
+            &port.to_string(),
+            "--who",
+            "budi",
+            "--why",
+            "SIM check",
+        ])
+        .ok();
+    assert!(
+        paused.stdout.contains("pause accepted"),
+        "{}",
+        paused.stdout
+    );
+    let view = day.wait_for("PAUSED", port, |s| s["state"] == "PAUSED");
+    assert!(view["msisdn"].is_string(), "the number stays bound: {view}");
+    std::thread::sleep(Duration::from_millis(500));
+    let still = day.server(port);
+    assert_eq!(
+        still["purchases"], view["purchases"],
+        "a paused server bought"
+    );
+    assert_eq!(still["msisdn"], view["msisdn"]);
+
+    day.run(&["resume", &port.to_string()]).ok();
+    day.wait_for("going on after resume", port, |s| s["state"] != "PAUSED");
+    let twice = day.run(&["resume", &port.to_string()]);
+    assert_ne!(twice.code, 0);
+    assert!(twice.stderr.contains("not paused"), "{}", twice.stderr);
+
+    // Drain: the server finishes its number and takes no other.
+    day.run(&["drain", &port.to_string()]).ok();
+    let drained = day.wait_for("drained", port, |s| {
+        s["state"] == "PAUSED" && s["msisdn"].is_null()
+    });
+    assert_eq!(drained["mode"], "drain");
+    day.run(&["resume", &port.to_string()]).ok();
+
+    let stopped = day.run(&["stop"]).ok();
+    assert!(stopped.stdout.contains("gracefully"), "{}", stopped.stdout);
+    assert!(!day.s.exists("data/simrotor.pid"), "the pidfile is removed");
+    let status = day.run(&["status"]);
+    assert_eq!(status.code, 3, "{}", status.stdout);
+    let offline = day.run(&["servers"]).ok();
+    assert!(
+        offline.stderr.contains("No runtime answers"),
+        "{}",
+        offline.stderr
+    );
+    let pause = day.run(&["pause", &port.to_string()]);
+    assert_ne!(pause.code, 0);
+    assert!(
+        pause.stderr.contains("no simrotor runtime answers"),
+        "{}",
+        pause.stderr
+    );
+
+    // Every action is in the audit trail with who and why.
+    let audit = day.audit();
+    let line = audit
+        .lines()
+        .find(|l| l.contains("\"action\":\"pause\""))
+        .unwrap_or_else(|| panic!("no pause in the audit trail"));
+    assert!(line.contains("\"who\":\"budi\""), "{line}");
+    assert!(line.contains("\"why\":\"SIM check\""), "{line}");
+    assert!(audit.contains("\"action\":\"drain\""));
+    assert!(
+        audit.contains("\"to\":\"PAUSED\""),
+        "server moves are audited"
+    );
+}
+
+#[test]
+fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
+    // Every purchase finishes without a voucher: SUSPECT.
+    let day = Day::new(
+        1,
+        1,
+        "pulsa_min = 10000\npulsa_max = 10000\nsuspect_rate = 1.0\n",
+    );
+    day.run(&["run", "--until-empty"]).ok();
+
+    // No runtime: the list comes from the database; resolving needs the runtime.
+    let listed = day.run(&["suspects", "--format", "json"]).ok();
+    assert!(
+        listed.stderr.contains("No runtime answers"),
+        "{}",
+        listed.stderr
+    );
+    let suspects = listed.json();
+    let suspects = suspects.as_array().unwrap();
+    assert_eq!(suspects.len(), 1, "{suspects:?}");
+    assert_eq!(suspects[0]["product"], "VCR10");
+    assert_eq!(suspects[0]["price"], 10000);
+    assert!(suspects[0]["resolved_at"].is_null());
+    let id = suspects[0]["id"].as_i64().unwrap().to_string();
+    let offline = day.run(&["resolve", &id, "--who", "budi", "--why", "seen"]);
+    assert_ne!(offline.code, 0);
+
+    day.run(&["start"]).ok();
+    let table = day.run(&["suspects"]).ok();
+    assert!(table.stdout.contains("VCR10"), "{}", table.stdout);
+    let resolved = day
+        .run(&[
+            "resolve",
+            &id,
+            "--who",
+            "budi",
+            "--why",
+            "voucher seen in the portal",
+        ])
+        .ok();
+    assert!(
+        resolved.stdout.contains("Resolved suspect purchase"),
+        "{}",
+        resolved.stdout
+    );
+    let twice = day.run(&["resolve", &id, "--who", "budi", "--why", "again"]);
+    assert_ne!(twice.code, 0);
+    assert!(
+        twice.stderr.contains("already resolved"),
+        "{}",
+        twice.stderr
+    );
+    let none = day.run(&["suspects"]).ok();
+    assert!(
+        none.stdout.contains("No unresolved suspect purchases."),
+        "{}",
+        none.stdout
+    );
+    let all = day
+        .run(&["suspects", "--all", "--format", "json"])
+        .ok()
+        .json();
+    assert_eq!(all[0]["resolved_by"], "budi");
+    assert_eq!(all[0]["resolution"], "voucher seen in the portal");
+    // The evidence stays as it was recorded.
+    assert_eq!(all[0]["pulsa_akhir"], suspects[0]["pulsa_akhir"]);
+
+    // An import wakes the running runtime's idle servers: the new number is worked at once.
+    day.s.write("more.csv", "081399990001,late@example.com\n");
+    let imported = day.run(&["import", "more.csv", "--batch", "LATE"]).ok();
+    assert!(
+        imported.stdout.contains("Told the running runtime"),
+        "{}",
+        imported.stdout
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let accounts = day
+            .run(&["accounts", "--batch", "LATE", "--format", "json"])
+            .ok()
+            .json();
+        if accounts[0]["status"] == "DONE" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new number was never worked: {accounts}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    day.run(&["stop"]).ok();
+
+    let audit = day.audit();
+    let line = audit
+        .lines()
+        .find(|l| l.contains("\"action\":\"resolve\""))
+        .unwrap_or_else(|| panic!("no resolution in the audit trail"));
+    assert!(line.contains("voucher seen in the portal"), "{line}");
+}
