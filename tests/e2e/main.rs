@@ -12,6 +12,7 @@ mod config;
 mod demo;
 mod import;
 mod listing;
+mod logs;
 mod operate;
 mod scenarios;
 mod sim;
