@@ -24,8 +24,9 @@ pub const DEFAULT_FILE: &str = "config.toml";
 /// Environment variables with this prefix override the file.
 pub const ENV_PREFIX: &str = "SIMROTOR_";
 
-/// Variables with the prefix that are not configuration (test harness settings): ignored.
-const NOT_CONFIG: &[&str] = &["TEST_POSTGRES_URL"];
+/// Variables with the prefix that are not configuration (the test harness's settings, all
+/// `SIMROTOR_TEST_…`): ignored, so a test run never trips the unknown-key check.
+const NOT_CONFIG_PREFIX: &str = "TEST_";
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +79,9 @@ pub fn figment(explicit: Option<&Path>) -> Result<Figment, ConfigError> {
         .merge(
             Env::prefixed(ENV_PREFIX)
                 .filter(|key| {
-                    !NOT_CONFIG
-                        .iter()
-                        .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
+                    !key.as_str()
+                        .get(..NOT_CONFIG_PREFIX.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(NOT_CONFIG_PREFIX))
                 })
                 .split("__"),
         ))

@@ -53,6 +53,7 @@ fn file_then_env_override_in_that_order() {
         jail.set_env("SIMROTOR_DATABASE__URL", "postgres://u:secret@h/db");
         jail.set_env("SIMROTOR_SERVERS__OVERRIDES__9002__RETRIES", "7");
         jail.set_env("SIMROTOR_TEST_POSTGRES_URL", "postgres://ignored");
+        jail.set_env("SIMROTOR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         let cfg = load(None).unwrap();
         assert_eq!(cfg.database.url.expose(), "postgres://u:secret@h/db");
         let specs = cfg.server_specs().unwrap();
