@@ -1064,17 +1064,28 @@ impl Driver {
         match mode.get() {
             Mode::Pause => {
                 self.server_event(ServerEvent::Pause).await;
+                mode.set_recorded(Mode::Pause);
                 tracing::info!(server = self.port, "Paused at a step boundary.");
                 mode.checkpoint().await?;
                 tracing::info!(server = self.port, "Resumed.");
                 self.server_event(ServerEvent::Resume).await;
                 self.server_event(ServerEvent::Working).await;
+                mode.set_recorded(Mode::Run);
                 if mode.get() == Mode::Drain {
                     self.server_event(ServerEvent::Drain).await;
+                    mode.set_recorded(Mode::Drain);
                 }
             }
-            Mode::Drain => self.server_event(ServerEvent::Drain).await,
-            Mode::Run => {}
+            Mode::Drain if mode.recorded() != Mode::Drain => {
+                self.server_event(ServerEvent::Drain).await;
+                mode.set_recorded(Mode::Drain);
+            }
+            // A drain called off (resume, enable): DRAINING goes back to BUSY.
+            Mode::Run if mode.recorded() == Mode::Drain => {
+                self.server_event(ServerEvent::Resume).await;
+                mode.set_recorded(Mode::Run);
+            }
+            Mode::Drain | Mode::Run => {}
             Mode::Stop => return Err(Halt::Stop),
         }
         Ok(())

@@ -21,9 +21,14 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct ModeSwitch(watch::Sender<Mode>);
 
-/// The receiving side, held by the driver.
+/// The receiving side, held by the driver. It also remembers which mode the server's row was
+/// last moved for (`PAUSED`, `DRAINING`), so that leaving it is recorded too without reading
+/// the row at every step.
 #[derive(Debug, Clone)]
-pub struct ModeWatch(watch::Receiver<Mode>);
+pub struct ModeWatch {
+    rx: watch::Receiver<Mode>,
+    recorded: Mode,
+}
 
 /// The driver was told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +37,13 @@ pub struct Stopped;
 
 pub fn channel() -> (ModeSwitch, ModeWatch) {
     let (tx, rx) = watch::channel(Mode::Run);
-    (ModeSwitch(tx), ModeWatch(rx))
+    (
+        ModeSwitch(tx),
+        ModeWatch {
+            rx,
+            recorded: Mode::Run,
+        },
+    )
 }
 
 impl ModeSwitch {
@@ -45,21 +56,30 @@ impl ModeSwitch {
 }
 
 impl ModeWatch {
+    /// The mode the server's row was last moved for.
+    pub fn recorded(&self) -> Mode {
+        self.recorded
+    }
+
+    pub fn set_recorded(&mut self, mode: Mode) {
+        self.recorded = mode;
+    }
+
     pub fn get(&self) -> Mode {
-        *self.0.borrow()
+        *self.rx.borrow()
     }
 
     /// A step boundary: returns at once when running or draining, waits while paused, and
     /// says `Stopped` when the process is shutting down.
     pub async fn checkpoint(&mut self) -> Result<(), Stopped> {
         loop {
-            match *self.0.borrow_and_update() {
+            match *self.rx.borrow_and_update() {
                 Mode::Run | Mode::Drain => return Ok(()),
                 Mode::Stop => return Err(Stopped),
                 Mode::Pause => {}
             }
             // The sender lives as long as the server; if it is gone, the process is going.
-            if self.0.changed().await.is_err() {
+            if self.rx.changed().await.is_err() {
                 return Err(Stopped);
             }
         }
@@ -67,7 +87,7 @@ impl ModeWatch {
 
     /// Waits for the next change of mode; `Stopped` if the switch is gone.
     pub async fn wait_changed(&mut self) -> Result<(), Stopped> {
-        self.0.changed().await.map_err(|_| Stopped)?;
+        self.rx.changed().await.map_err(|_| Stopped)?;
         if self.get() == Mode::Stop {
             return Err(Stopped);
         }
@@ -80,7 +100,7 @@ impl ModeWatch {
             if self.get() == Mode::Stop {
                 return Stopped;
             }
-            if self.0.changed().await.is_err() {
+            if self.rx.changed().await.is_err() {
                 return Stopped;
             }
         }
@@ -95,7 +115,7 @@ impl ModeWatch {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return Ok(()),
-                changed = self.0.changed() => if changed.is_err() { return Err(Stopped) },
+                changed = self.rx.changed() => if changed.is_err() { return Err(Stopped) },
             }
         }
     }

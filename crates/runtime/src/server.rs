@@ -100,6 +100,12 @@ async fn work(
         }
         if paused {
             set_server(&driver, ServerEvent::Resume).await;
+            watch.set_recorded(Mode::Run);
+        }
+        // A drain called off after its binding ended (PAUSED by then): the server takes work again.
+        if watch.recorded() == Mode::Drain && watch.get() == Mode::Run {
+            set_server(&driver, ServerEvent::Resume).await;
+            watch.set_recorded(Mode::Run);
         }
         let binding = match driver
             .store
@@ -138,6 +144,7 @@ async fn work(
                         });
                     }
                     set_server(&driver, ServerEvent::Resume).await;
+                    watch.set_recorded(Mode::Run);
                     continue;
                 }
                 refilled.borrow_and_update();

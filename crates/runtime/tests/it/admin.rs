@@ -258,3 +258,62 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
     );
     let _ = world.stop().await;
 }
+
+/// A drain called off while its number is still being worked: the row goes DRAINING → BUSY, and
+/// when the run ends every server is IDLE again (not left PAUSED by the drain it no longer has).
+#[actix_rt::test]
+async fn a_drain_called_off_mid_binding_leaves_the_server_working_then_idle() {
+    let sim = simrotor_config::SimulatorConfig {
+        faults: SimulatorFaults {
+            latency: Duration::from_millis(15),
+            ..SimulatorFaults::default()
+        },
+        ..sim_config(60_000)
+    };
+    let numbers = numbers_where(&sim, 12_900, 3, |_| true);
+    let mut setup = Setup::new(sim, 2, numbers);
+    setup.config.products.wanted = vec!["VCR10".to_owned()];
+    let mut world = World::start(setup).await;
+    let port = world.ports[0];
+    wait_for("a first purchase on the server", || {
+        let world = &world;
+        async move {
+            let (_, servers) = get(world, "/api/servers").await;
+            (server(&servers, port)["purchases"].as_u64() > Some(0)).then_some(())
+        }
+    })
+    .await;
+    let (status, body) = world
+        .post_control(&format!("/api/servers/{port}/drain"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for("DRAINING", || {
+        let world = &world;
+        async move {
+            let (_, servers) = get(world, "/api/servers").await;
+            (server(&servers, port)["state"] == "DRAINING").then_some(())
+        }
+    })
+    .await;
+    let (status, body) = world
+        .post_control(&format!("/api/servers/{port}/resume"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for("BUSY again", || {
+        let world = &world;
+        async move {
+            let (_, servers) = get(world, "/api/servers").await;
+            let s = server(&servers, port);
+            (s["state"] == "BUSY" || s["state"] == "WAITING_OTP").then_some(())
+        }
+    })
+    .await;
+    world.finished().await;
+    let (store, ledger, sim, _dir) = world.stop().await;
+    assert_eq!(
+        crate::scenario_helpers::ledger_problems(&store, &ledger).await,
+        Vec::<String>::new()
+    );
+    crate::scenario_helpers::assert_all_settled(&store).await;
+    sim.stop().await;
+}
