@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use simrotor_config::Config;
+use simrotor_config::{AdminToken, Config};
 
 /// What went wrong talking to the runtime.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,10 @@ pub enum AdminError {
         "no simrotor runtime answers at {addr} (start one with `simrotor start`, or point --admin at it)"
     )]
     NotRunning { addr: String },
+    #[error(
+        "the runtime at {addr} did not answer in time ({reason}); it may be busy, or the request may have taken effect: look before repeating it"
+    )]
+    NoAnswer { addr: String, reason: String },
     #[error("the runtime at {addr} refused: {message}")]
     Refused {
         addr: String,
@@ -27,11 +31,20 @@ pub enum AdminError {
     Unreadable { addr: String, reason: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminClient {
     addr: String,
-    token: Option<String>,
+    token: Option<AdminToken>,
     http: reqwest::Client,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("addr", &self.addr)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The address a client dials for a listen address: a runtime listening on every interface is
@@ -58,7 +71,7 @@ impl AdminClient {
             .build()?;
         Ok(Self {
             addr: dial_addr(admin.unwrap_or(&config.admin.listen)),
-            token: config.admin.token.as_ref().map(|t| t.expose().to_owned()),
+            token: config.admin.token.clone(),
             http,
         })
     }
@@ -76,11 +89,21 @@ impl AdminClient {
         request: reqwest::RequestBuilder,
     ) -> Result<T, AdminError> {
         let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.expose()),
             None => request,
         };
-        let response = request.send().await.map_err(|_| AdminError::NotRunning {
-            addr: self.addr.clone(),
+        let response = request.send().await.map_err(|e| {
+            // Only a refused connection means nothing runs there; a slow runtime is not gone.
+            if e.is_connect() {
+                AdminError::NotRunning {
+                    addr: self.addr.clone(),
+                }
+            } else {
+                AdminError::NoAnswer {
+                    addr: self.addr.clone(),
+                    reason: e.to_string(),
+                }
+            }
         })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| AdminError::Unreadable {

@@ -1,5 +1,5 @@
-//! `simrotor`, the operator's one command: configure, import numbers, look at servers and
-//! accounts, and read the recap. (The runtime verbs arrive with the runtime.)
+//! `simrotor`, the operator's one command: configure, import numbers, run the runtime (in the
+//! foreground or the background), steer and watch it, read the audit trail and the recap.
 
 mod admin_client;
 mod cli;
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 
 /// Human logs to stderr (`RUST_LOG` wins over `-v`); with an audit directory, also one JSON line
 /// per runtime event (state changes, purchases, with server, batch, msisdn, binding and trx ids)
-/// to `audit.jsonl`, rolled daily. The audit writer blocks rather than drop a line.
+/// to `audit.YYYY-MM-DD.jsonl`, a new file each day. The audit writer blocks rather than drop a line.
 fn init_tracing(
     verbose: u8,
     default_level: &str,

@@ -54,15 +54,25 @@ fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Whether `pid` is a live simrotor process (a stale pidfile's pid may have been reused).
+/// Whether `pid` is a live runtime of this very executable (a stale pidfile's pid may have been
+/// reused by anything, even a `journalctl -u simrotor`): its executable is ours and it was
+/// started with `run`.
 fn alive(pid: u32) -> bool {
-    match fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(cmdline) => {
-            let text = String::from_utf8_lossy(&cmdline);
-            text.contains("simrotor") && !zombie(pid)
-        }
-        Err(_) => false,
+    let Ok(exe) = fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let ours = std::env::current_exe()
+        .ok()
+        .and_then(|p| fs::canonicalize(p).ok());
+    // A binary replaced by an upgrade reads as "PATH (deleted)": the same file still.
+    let exe = PathBuf::from(exe.to_string_lossy().trim_end_matches(" (deleted)"));
+    if ours.is_some_and(|ours| ours != exe) {
+        return false;
     }
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    cmdline.split(|b| *b == 0).any(|arg| arg == b"run") && !zombie(pid)
 }
 
 fn zombie(pid: u32) -> bool {
@@ -177,8 +187,11 @@ pub async fn start(
             return Ok(ExitCode::SUCCESS);
         }
         if Instant::now() > deadline {
+            // Not left running unseen: a runtime nobody can reach would hold the database.
+            let _ = child.kill();
+            let _ = child.wait();
             anyhow::bail!(
-                "the runtime (pid {pid}) did not answer at {} within {START_WAIT:?}; see {}",
+                "the runtime (pid {pid}) did not answer at {} within {START_WAIT:?}, so it was stopped; see {}",
                 client.addr(),
                 err_path.display()
             );

@@ -13,8 +13,6 @@ use simrotor_runtime::start::{RunOptions, Running, start};
 use simrotor_runtime::supervisor::Shutdown;
 use simrotor_slot::{HttpSlotClient, SlotClient};
 
-use super::open_store;
-
 /// How long a stop waits for the servers to reach a step boundary.
 const GRACE: Duration = Duration::from_secs(30);
 
@@ -64,9 +62,19 @@ pub async fn run(
     batch: Option<BatchId>,
     control: String,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&config).await?;
-    // One runtime per database: a second one would lease the same numbers' servers twice.
+    // One runtime per database, claimed before anything else (even the schema's migration): a
+    // second one would work the same servers twice, or migrate the schema under the first.
+    let store =
+        simrotor_persistence::Store::connect_without_migrating(&super::store_options(&config))
+            .await
+            .with_context(|| {
+                format!("cannot open the database {}", config.database.url.masked())
+            })?;
     let claim = store.claim_runtime().await?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
     let pidfile = super::daemon::Pidfile::create(&config)?;
     let options = RunOptions {
         until_empty,

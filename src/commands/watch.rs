@@ -258,11 +258,26 @@ fn parse_input(line: &str) -> Result<(u16, String), InputError> {
 }
 
 /// What a key asks of the loop beyond changing the model.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 enum Action {
     Nothing,
     Quit,
     Send { port: u16, code: String },
+}
+
+/// The code is an OTP: never printed, even by a debug print.
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Nothing => f.write_str("Nothing"),
+            Action::Quit => f.write_str("Quit"),
+            Action::Send { port, .. } => f
+                .debug_struct("Send")
+                .field("port", port)
+                .field("code", &"****")
+                .finish(),
+        }
+    }
 }
 
 fn on_key(model: &mut Model, key: KeyEvent) -> Action {

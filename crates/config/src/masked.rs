@@ -164,7 +164,24 @@ impl Serialize for AdminToken {
 
 impl<'de> Deserialize<'de> for AdminToken {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let token = String::deserialize(d)?;
+        // An all-digit token arrives as a number (from TOML or the environment); serde's own
+        // type error would quote it, so every shape is taken and the value never echoed.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+            Other(serde::de::IgnoredAny),
+        }
+        let token = match Raw::deserialize(d)? {
+            Raw::Text(t) => t,
+            Raw::Number(n) => n.to_string(),
+            Raw::Other(_) => {
+                return Err(serde::de::Error::custom(
+                    "the admin token must be a string of at least 16 characters",
+                ));
+            }
+        };
         if token.trim().len() < 16 {
             return Err(serde::de::Error::custom(
                 "the admin token must be at least 16 characters (use a random one, e.g. `openssl rand -hex 24`)",

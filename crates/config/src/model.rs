@@ -323,7 +323,7 @@ impl Default for LoggingConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
-    /// Where the running runtime serves its admin API, `HOST:PORT` (port 0: any free one).
+    /// Where the running runtime serves its admin API, `IP:PORT`; the CLI verbs dial it too.
     pub listen: String,
     /// The bearer token every request must carry. Required when `listen` is not loopback.
     pub token: Option<AdminToken>,
@@ -452,6 +452,13 @@ impl Config {
                     "admin.listen",
                     format!("{:?}", self.admin.listen),
                     "expected IP:PORT, e.g. 127.0.0.1:9800",
+                ));
+            }
+            Ok(addr) if addr.port() == 0 => {
+                return Err(ConfigError::invalid(
+                    "admin.listen",
+                    format!("{:?}", self.admin.listen),
+                    "the CLI must know the port: name one (port 0 is for tests through --admin)",
                 ));
             }
             Ok(addr) if !addr.ip().is_loopback() && self.admin.token.is_none() => {

@@ -198,6 +198,18 @@ fn an_admin_api_beyond_loopback_needs_a_token_and_the_token_never_prints() {
         assert!(err.contains("at least 16 characters"), "{err}");
         assert!(!err.contains("short\""), "{err}");
 
+        jail.set_env("SIMROTOR_ADMIN__TOKEN", "1234567890123");
+        let err = load(None).unwrap_err().to_string();
+        assert!(
+            !err.contains("1234567890123"),
+            "an all-digit token was echoed: {err}"
+        );
+        jail.set_env("SIMROTOR_ADMIN__TOKEN", "98765432109876543210");
+        assert_eq!(
+            load(None).unwrap().admin.token.unwrap().expose(),
+            "98765432109876543210"
+        );
+
         jail.set_env("SIMROTOR_ADMIN__TOKEN", "a-long-random-admin-token-42");
         let cfg = load(None).unwrap();
         let token = cfg.admin.token.as_ref().unwrap();

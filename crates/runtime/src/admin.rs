@@ -120,16 +120,82 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/suspects/{id}/resolve", web::post().to(post_resolve));
 }
 
-/// Refuses a request without the configured bearer token (every route but the page, which holds
-/// no data). Compared in constant time; the token never reaches a log line.
+/// Whether a browser sent this request from another site (its `Origin` names another host than
+/// the one it asked): a page the operator happens to open must not steer the runtime.
+fn cross_site(req: &ServiceRequest) -> bool {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        // Not a browser's cross-site request: the CLI, curl, an SMS forwarder app.
+        return false;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Whether the `Host` asked for is an address or `localhost`, not a name some DNS could point
+/// at us (DNS rebinding would let a web page read the API without a token).
+fn host_is_literal(req: &ServiceRequest) -> bool {
+    let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+fn refuse(req: ServiceRequest, status: StatusCode, why: &str) -> ServiceResponse<BoxBody> {
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    tracing::warn!(peer = %peer, method = %req.method(), path = req.path(), why, "Refused an admin request.");
+    let message = match status {
+        StatusCode::UNAUTHORIZED => format!("{why}: send `Authorization: Bearer <admin.token>`"),
+        _ => why.to_owned(),
+    };
+    req.into_response(error(status, message))
+}
+
+/// The door's rules, on every request: no cross-site browser requests; without a token, only a
+/// literal `Host` (the API is then open to whoever reaches loopback, so no web page may reach it
+/// by a DNS name); with a token, the bearer token on every route but the page, which holds no
+/// data. Compared in constant time; the token never reaches a log line.
 pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if cross_site(&req) {
+        return Ok(refuse(
+            req,
+            StatusCode::FORBIDDEN,
+            "a cross-site request (its Origin is another site)",
+        ));
+    }
     let token = req
         .app_data::<web::Data<ControlState>>()
         .and_then(|s| s.token.clone());
     let Some(token) = token else {
+        if !host_is_literal(&req) {
+            return Ok(refuse(
+                req,
+                StatusCode::FORBIDDEN,
+                "a Host that is a name, not an address (set admin.token to use names)",
+            ));
+        }
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
     if req.method() == actix_web::http::Method::GET && req.path() == "/" {
@@ -144,20 +210,12 @@ pub async fn require_token(
     if presented.is_some_and(|p| token_matches(&token, p)) {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
-    let peer = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     let why = if presented.is_none() {
         "no bearer token"
     } else {
         "a wrong bearer token"
     };
-    tracing::warn!(peer = %peer, method = %req.method(), path = req.path(), why, "Refused an admin request.");
-    let response = error(
-        StatusCode::UNAUTHORIZED,
-        format!("{why}: send `Authorization: Bearer <admin.token>`"),
-    );
-    Ok(req.into_response(response))
+    Ok(refuse(req, StatusCode::UNAUTHORIZED, why))
 }
 
 fn token_matches(token: &AdminToken, presented: &str) -> bool {

@@ -121,15 +121,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// handle is stopped or dropped. Works inside an actix `System` and in a plain tokio runtime:
 /// the server runs as a tokio task, its one worker on a thread of its own.
 pub async fn serve(addr: &str, state: ControlState) -> Result<ControlHandle, ControlError> {
-    serve_on(bind(addr)?, state).await
+    let has_token = state.token.is_some();
+    serve_on(bind(addr, has_token)?, state).await
 }
 
-/// Binds `addr` first, so that a runtime whose port is taken stops before any server starts.
-pub fn bind(addr: &str) -> Result<TcpListener, ControlError> {
-    TcpListener::bind(addr).map_err(|source| ControlError::Bind {
+/// Binds `addr` first, so that a runtime whose port is taken, or that would listen beyond
+/// loopback without a token, stops before any server starts.
+pub fn bind(addr: &str, has_token: bool) -> Result<TcpListener, ControlError> {
+    let listener = TcpListener::bind(addr).map_err(|source| ControlError::Bind {
         addr: addr.to_owned(),
         source,
-    })
+    })?;
+    let local = listener.local_addr().map_err(|source| ControlError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
+    // Beyond loopback anyone who reaches the port could hand codes to bindings or pause
+    // servers: refuse to listen there without a token.
+    if !local.ip().is_loopback() && !has_token {
+        return Err(ControlError::NoToken { addr: local });
+    }
+    Ok(listener)
 }
 
 /// Serves the routes on a listener from [`bind`].
@@ -141,8 +153,6 @@ pub async fn serve_on(
         addr: "the bound listener".to_owned(),
         source,
     })?;
-    // Beyond loopback anyone who reaches the port could hand codes to bindings or pause
-    // servers: refuse to listen there without a token.
     if !local.ip().is_loopback() && state.token.is_none() {
         return Err(ControlError::NoToken { addr: local });
     }

@@ -8,7 +8,9 @@ use std::panic::AssertUnwindSafe;
 use actix::WeakAddr;
 use actix::prelude::*;
 use futures::FutureExt as _;
-use simrotor_domain::{BindingState, FailReason, LogoutReason, ServerEvent, StateMachine};
+use simrotor_domain::{
+    BindingState, FailReason, LogoutReason, ServerEvent, ServerState, StateMachine,
+};
 use simrotor_persistence::StoreError;
 
 use crate::audit;
@@ -87,6 +89,17 @@ async fn work(
 ) -> Result<(), LoopEnd> {
     let fail = |e: &dyn std::fmt::Display| LoopEnd::Failed(e.to_string());
     let mut refilled = pool.send(Subscribe).await.map_err(|e| fail(&e))?;
+    // An earlier actor of this server may have left its row PAUSED or DRAINING (it failed, and
+    // the operator resumed meanwhile): start from what the row says, so leaving it is recorded.
+    if let Ok(Some(row)) = driver.store.server(driver.server_id).await {
+        match row.state {
+            ServerState::Draining => watch.set_recorded(Mode::Drain),
+            ServerState::Paused if watch.get() != Mode::Pause => {
+                set_server(&driver, ServerEvent::Resume).await;
+            }
+            _ => {}
+        }
+    }
     let mut unusable = 0u32;
     loop {
         // A pause between bindings is recorded like one within a binding: the server shows

@@ -84,7 +84,7 @@ pub async fn start(
     options: RunOptions,
 ) -> Result<Running, StartError> {
     let listener = match &options.control_addr {
-        Some(addr) => Some(control::bind(addr)?),
+        Some(addr) => Some(control::bind(addr, config.admin.token.is_some())?),
         None => None,
     };
     let owner = LeaseOwner::for_this_process();

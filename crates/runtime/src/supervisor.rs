@@ -283,6 +283,7 @@ impl Handler<ServerDown> for Supervisor {
             slot.faulted = true;
             tracing::error!(server = msg.port, restarts = n, window = ?self.restart.window, reason = %reason, "The server failed too often; giving up on it (FAULTED). The others go on.");
             let (store, id, pool) = (self.store.clone(), slot.row.id, self.pool.clone());
+            let (metrics, port) = (self.metrics.clone(), msg.port);
             let why = format!(
                 "restarted {n} times within {:?}: {reason}",
                 self.restart.window
@@ -304,11 +305,16 @@ impl Handler<ServerDown> for Supervisor {
                                 raw: Some(serde_json::json!({ "failure": why })),
                                 ..Default::default()
                             };
+                            let from = binding.state();
                             let closed = store
-                                .close_binding(binding, BindingEvent::Failed(FailReason::ServerFaulted), Settle::Released, patch)
+                                .close_binding(binding.clone(), BindingEvent::Failed(FailReason::ServerFaulted), Settle::Released, patch)
                                 .await;
                             match closed {
-                                Ok(_) => pool.do_send(Refilled),
+                                Ok(to) => {
+                                    audit::binding_moved(port, &binding, Some(from), to);
+                                    metrics.binding_ended(to.end_reason().unwrap_or(to.as_str()));
+                                    pool.do_send(Refilled);
+                                }
                                 Err(e) => tracing::error!(server_id = id, error = %e, "Could not hand the faulted server's number back to the pool."),
                             }
                         }

@@ -87,6 +87,53 @@ async fn with_a_token_every_route_but_the_page_needs_it_and_refusals_are_logged_
     c.handle.stop().await;
 }
 
+/// Without a token the API is open to loopback, so no web page may reach it: a cross-site
+/// request (another Origin) and a Host that is a DNS name (rebinding) are refused; the CLI (no
+/// Origin) and the page itself (same Origin) pass.
+#[actix_rt::test]
+async fn no_web_page_of_another_site_can_steer_the_runtime() {
+    let c = Control::start(OtpSource::Both).await;
+    let addr = c.handle.addr().to_string();
+    let post = |origin: Option<String>, host: Option<&str>| {
+        let mut req = c
+            .client
+            .post(c.url("/pool/refilled"))
+            .header("content-type", "text/plain")
+            .body("{}");
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(h) = host {
+            req = req.header("host", h.to_owned());
+        }
+        req.send()
+    };
+    let evil = post(Some("https://evil.example".to_owned()), None)
+        .await
+        .unwrap();
+    assert_eq!(evil.status().as_u16(), 403);
+    assert!(evil.text().await.unwrap().contains("cross-site"));
+    let rebound = post(None, Some("evil.example:9800")).await.unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
+    assert!(
+        rebound
+            .text()
+            .await
+            .unwrap()
+            .contains("Host that is a name")
+    );
+    assert_eq!(c.refills.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let page = post(Some(format!("http://{addr}")), None).await.unwrap();
+    assert_eq!(page.status().as_u16(), 204, "the page's own origin passes");
+    let cli = post(None, None).await.unwrap();
+    assert_eq!(cli.status().as_u16(), 204, "the CLI sends no Origin");
+    let local = post(None, Some("localhost:9800")).await.unwrap();
+    assert_eq!(local.status().as_u16(), 204);
+    assert_eq!(c.refills.load(std::sync::atomic::Ordering::SeqCst), 3);
+    c.handle.stop().await;
+}
+
 #[actix_rt::test]
 async fn beyond_loopback_the_api_refuses_to_start_without_a_token() {
     let state = ControlState::new(hub(OtpSource::Both));
