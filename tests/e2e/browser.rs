@@ -7,7 +7,7 @@
 //! there but does not work fails the test.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,18 +16,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::helpers::Scratch;
+use crate::helpers::{Scratch, free_port};
 
 const SERVERS: usize = 3;
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The chromedriver to use, or `None` (skip) when the machine has none and none was named.
 fn chromedriver() -> Option<PathBuf> {

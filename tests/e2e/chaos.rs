@@ -4,30 +4,10 @@
 //! no row claims a purchase the servers lack, every binding's pulsa adds up, and every number
 //! ended in a terminal state.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::Scratch;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(stream, "GET /_sim/ledger HTTP/1.0\r\n\r\n");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.")
-}
+use crate::helpers::{Scratch, free_port};
 
 const NUMBERS: usize = 120;
 
@@ -67,18 +47,7 @@ impl World {
                  [simulator.faults]\nlatency = \"20ms\"\n{faults}"
             ),
         );
-        let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
-            .arg("sim")
-            .current_dir(s.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ports.iter().all(|p| answers(*p)) {
-            assert!(Instant::now() < deadline, "the simulator never answered");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let sim = s.start_sim(&ports);
         let csv: String = (0..NUMBERS)
             .map(|i| format!("0813{:08},n{i}@example.com\n", 20_000 + i))
             .collect();

@@ -87,3 +87,47 @@ impl Scratch {
         Run::from(cmd.output().expect("spawn simrotor"))
     }
 }
+
+/// A port nothing listens on now (the OS's pick; a test binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether a simulator answers on `port` (its ledger page, which no fault knob touches).
+pub fn sim_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let _ = write!(stream, "GET /_sim/ledger HTTP/1.0\r\n\r\n");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.")
+}
+
+impl Scratch {
+    /// `simrotor sim` here (its own process, so its ledger outlives the runtime's crashes),
+    /// returned once every one of `ports` answers.
+    pub fn start_sim(&self, ports: &[u16]) -> std::process::Child {
+        let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
+            .arg("sim")
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ports.iter().all(|p| sim_answers(*p)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the simulator never answered"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        sim
+    }
+}

@@ -3,32 +3,12 @@
 //! database refused, `stop`; and suspect purchases listed and resolved, with who and why in the
 //! audit trail.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{Run, Scratch};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = write!(stream, "GET /_sim/ledger HTTP/1.0\r\n\r\n");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.")
-}
+use crate::helpers::{Run, Scratch, free_port};
 
 /// A simulator process and a scratch directory whose config points the runtime at it; on drop
 /// the background runtime (if any) and the simulator are killed.
@@ -72,18 +52,7 @@ impl Day {
                  sms_forwarder_url = \"http://127.0.0.1:{admin}/sms\"\n{sim}"
             ),
         );
-        let sim = Command::new(env!("CARGO_BIN_EXE_simrotor"))
-            .arg("sim")
-            .current_dir(s.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ports.iter().all(|p| answers(*p)) {
-            assert!(Instant::now() < deadline, "the simulator never answered");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let sim = s.start_sim(&ports);
         let csv: String = (0..numbers)
             .map(|i| format!("0813{:08},n{i}@example.com\n", 40_000 + i))
             .collect();
