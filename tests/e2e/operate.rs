@@ -157,6 +157,17 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
     assert_eq!(servers.len(), 2);
     assert!(servers.iter().all(|s| s["mode"] == "run"), "{servers:?}");
 
+    // `watch` piped (not a terminal) prints one snapshot of the same view, with the day's totals.
+    let watch = day.run(&["watch"]).ok();
+    for port in &day.ports {
+        assert!(watch.stdout.contains(&port.to_string()), "{}", watch.stdout);
+    }
+    assert!(watch.stdout.contains("today: "), "{}", watch.stdout);
+    assert!(
+        !watch.stdout.contains('\u{1b}'),
+        "no escape codes when piped"
+    );
+
     // Pause: held at the next step boundary, the number kept, nothing bought meanwhile.
     day.wait_for("a first purchase", port, |s| {
         s["purchases"].as_u64() > Some(0)
@@ -210,6 +221,16 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
         offline.stderr.contains("No runtime answers"),
         "{}",
         offline.stderr
+    );
+    let watch = day.run(&["watch"]);
+    assert_ne!(
+        watch.code, 0,
+        "a piped watch with nothing running must fail"
+    );
+    assert!(
+        watch.stderr.contains("no simrotor runtime answers"),
+        "{}",
+        watch.stderr
     );
     let pause = day.run(&["pause", &port.to_string()]);
     assert_ne!(pause.code, 0);
