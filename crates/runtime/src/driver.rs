@@ -987,16 +987,13 @@ impl Driver {
         settle: Settle,
     ) -> Result<BindingState, StoreError> {
         let state = self
-            .store
-            .close_binding(
-                binding.clone(),
+            .close(
+                binding,
                 BindingEvent::LoggedOut(reason),
                 settle,
                 BindingPatch::default(),
             )
             .await?;
-        self.ended(binding, state);
-        self.server_event(ServerEvent::BindingEnded).await;
         tracing::info!(server = self.port, msisdn = %binding.account.msisdn, binding = binding.id, state = %state, "The binding ended.");
         Ok(state)
     }
@@ -1013,11 +1010,8 @@ impl Driver {
             ..Default::default()
         };
         let state = self
-            .store
-            .close_binding(binding.clone(), BindingEvent::Failed(reason), settle, patch)
+            .close(binding, BindingEvent::Failed(reason), settle, patch)
             .await?;
-        self.ended(binding, state);
-        self.server_event(ServerEvent::BindingEnded).await;
         tracing::warn!(server = self.port, msisdn = %binding.account.msisdn, binding = binding.id, state = %state, "The binding failed.");
         Ok(state)
     }
@@ -1035,11 +1029,24 @@ impl Driver {
         Ok(to)
     }
 
-    /// A binding's end, after it was committed: the audit line and the metric.
-    fn ended(&self, binding: &Binding, state: BindingState) {
+    /// Every binding's end goes through here: the binding closed and its account settled in one
+    /// commit, then the audit line, the metric, and the server's own state.
+    async fn close(
+        &self,
+        binding: &Binding,
+        event: BindingEvent,
+        settle: Settle,
+        patch: BindingPatch,
+    ) -> Result<BindingState, StoreError> {
+        let state = self
+            .store
+            .close_binding(binding.clone(), event, settle, patch)
+            .await?;
         audit::binding_moved(self.port, binding, Some(binding.state()), state);
         self.metrics
             .binding_ended(state.end_reason().unwrap_or(state.as_str()));
+        self.server_event(ServerEvent::BindingEnded).await;
+        Ok(state)
     }
 
     /// Every purchase outcome goes through here: persisted, audited, counted.
