@@ -17,14 +17,14 @@ use simrotor_persistence::{
     Binding, BindingPatch, Purchase, PurchaseIntent, PurchaseOutcome, Settle, Store, StoreError,
 };
 use simrotor_slot::{
-    Product, ProductListing, RawAnswer, RefusalReason, Reply, SlotClient, SlotError, SlotErrorKind,
-    TrxProgress,
+    Otp, Product, ProductListing, RawAnswer, RefusalReason, Reply, SlotClient, SlotError,
+    SlotErrorKind, TrxProgress,
 };
 
 use crate::audit;
 use crate::metrics::Metrics;
 use crate::mode::{Mode, ModeWatch, Stopped};
-use crate::otp::{OtpHub, OtpPurpose, OtpWaiter};
+use crate::otp::{OtpHub, OtpPurpose, OtpWaitError, OtpWaiter};
 use crate::settings::Settings;
 
 /// How a binding's drive ended.
@@ -376,17 +376,8 @@ impl Driver {
                             .await?;
                         continue;
                     };
-                    self.server_event(ServerEvent::AwaitingOtp).await;
                     tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, "Waiting for the login OTP.");
-                    let started = std::time::Instant::now();
-                    let waited = tokio::select! {
-                        w = pending.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
-                        _ = mode.wait_for_stop() => return Err(Halt::Stop),
-                    };
-                    if waited.is_ok() {
-                        self.metrics.otp_waited("login", started.elapsed());
-                    }
-                    self.server_event(ServerEvent::OtpReceived).await;
+                    let waited = self.await_otp(pending, mode).await?;
                     let code = match waited {
                         Ok(code) => code,
                         Err(e) => {
@@ -798,17 +789,8 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<(), Halt> {
         let msisdn = &binding.account.msisdn;
-        self.server_event(ServerEvent::AwaitingOtp).await;
         tracing::info!(server = self.port, msisdn = %msisdn, "Waiting for the transaction OTP of a new device.");
-        let started = std::time::Instant::now();
-        let waited = tokio::select! {
-            w = waiter.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
-            _ = mode.wait_for_stop() => return Err(Halt::Stop),
-        };
-        if waited.is_ok() {
-            self.metrics.otp_waited("transaction", started.elapsed());
-        }
-        self.server_event(ServerEvent::OtpReceived).await;
+        let waited = self.await_otp(waiter, mode).await?;
         match waited {
             Ok(code) => {
                 if let Err(e) = self
@@ -1027,6 +1009,27 @@ impl Driver {
         let to = self.store.move_binding(binding, event, patch).await?;
         audit::binding_moved(self.port, binding, Some(from), to);
         Ok(to)
+    }
+
+    /// Every OTP wait, login or transaction: the server shown waiting meanwhile, the wait timed
+    /// for the metrics, and a stop honoured at once (the binding stays for recovery).
+    async fn await_otp(
+        &self,
+        waiter: OtpWaiter,
+        mode: &mut ModeWatch,
+    ) -> Result<Result<Otp, OtpWaitError>, Halt> {
+        let purpose = waiter.purpose();
+        self.server_event(ServerEvent::AwaitingOtp).await;
+        let started = std::time::Instant::now();
+        let waited = tokio::select! {
+            w = waiter.wait(self.settings.otp_timeout) => w.map(|r| r.otp),
+            _ = mode.wait_for_stop() => return Err(Halt::Stop),
+        };
+        if waited.is_ok() {
+            self.metrics.otp_waited(purpose.as_str(), started.elapsed());
+        }
+        self.server_event(ServerEvent::OtpReceived).await;
+        Ok(waited)
     }
 
     /// Every binding's end goes through here: the binding closed and its account settled in one
