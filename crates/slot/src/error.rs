@@ -101,6 +101,8 @@ pub enum RefusalReason {
     InsufficientPulsa,
     /// The login session is over: log in again.
     TokenExpired,
+    /// The server still holds another number's session: log that number out first.
+    ServerBusy,
     /// A message no rule knows; the raw body has the rest.
     Other,
 }
@@ -121,6 +123,7 @@ impl fmt::Display for RefusalReason {
             RefusalReason::NotReseller => "not a reseller",
             RefusalReason::InsufficientPulsa => "insufficient pulsa",
             RefusalReason::TokenExpired => "session expired",
+            RefusalReason::ServerBusy => "server in use by another number",
             RefusalReason::Other => "other refusal",
         })
     }

@@ -96,6 +96,27 @@ pub enum HttpClientError {
     Build(String),
 }
 
+/// One answer as [`HttpSlotClient::probe`] got it. `Debug` shows the body's size only: it may
+/// hold a token.
+pub struct Probed {
+    pub http_status: u16,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+    /// What the parser made of it.
+    pub meaning: Result<parse::Meaning, SlotError>,
+    pub request_id: String,
+}
+
+impl std::fmt::Debug for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probed")
+            .field("http_status", &self.http_status)
+            .field("body_bytes", &self.body.len())
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which failures a call may be sent again after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepeatPolicy {
@@ -221,6 +242,25 @@ impl HttpSlotClient {
         }
         url.query_pairs_mut().extend_pairs(query);
         url
+    }
+
+    /// One call sent once, never repeated, with the exact status and body it got and what the
+    /// parser made of them: `simrotor probe`, the operator's tool for capturing real answers.
+    /// `Err` only when no answer came (the network failed).
+    pub async fn probe(&self, call: Call, query: &[(&str, &str)]) -> SlotResult<Probed> {
+        let url = self.endpoint(call, query);
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (http_status, body) = self
+            .exchange(call, &url, &request_id)
+            .await
+            .map_err(|e| e.with_request_id(request_id.clone()))?;
+        let meaning = parse::interpret(call, http_status, &body);
+        Ok(Probed {
+            http_status,
+            body,
+            meaning,
+            request_id,
+        })
     }
 
     /// One call: attempts, repeats where the policy allows, and the typed result.

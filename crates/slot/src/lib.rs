@@ -12,8 +12,11 @@
 //!   and repeats with backoff and jitter only for calls where a repeat is harmless
 //!   ([`RepeatPolicy`]). `/trx_idv` is never repeated: a failure after it may have reached the
 //!   server is [`SlotErrorKind::OutcomeUnknown`], for the runtime to reconcile.
-//! - Every answer is read in one module (`parse`), tolerant in the ways the contract lists and
-//!   tested against one fixture file per answer shape in `tests/fixtures/<path>/`.
+//! - Every answer is read in one module (`parse`) driven by one table, [`LAYOUTS`]: per call, its
+//!   envelope, its success rule and where each field is looked for. It is tested against one
+//!   fixture per real answer shape in `tests/fixtures/answers/` (each with its expected meaning
+//!   beside it) and the first version's shapes in `tests/fixtures/<path>/`. [`interpret`] reads
+//!   any body as the client would, for `simrotor probe` and for tests.
 //! - Every success is a [`Reply`] that carries the raw answer for the audit; every failure is a
 //!   [`SlotError`] that tells a telco refusal (with a [`RefusalReason`]) from a transport failure
 //!   (and whether the request may have reached the server) from a protocol error, with the raw
@@ -33,9 +36,14 @@ pub use client::SlotClient;
 pub use error::{
     ProtocolProblem, RefusalReason, SlotError, SlotErrorKind, SlotResult, TransportKind,
 };
-pub use http::{HttpClientError, HttpOptions, HttpSlotClient, REQUEST_ID_HEADER, RepeatPolicy};
-pub use parse::REFUSAL_RULES;
-pub use secret::{LocationToken, LoginToken, Otp};
+pub use http::{
+    HttpClientError, HttpOptions, HttpSlotClient, Probed, REQUEST_ID_HEADER, RepeatPolicy,
+};
+pub use parse::{
+    BodyKind, FIRST_VERSION_CODES, Field, LAYOUTS, Layout, Meaning, REFUSAL_RULES, SUCCESS_WORDS,
+    Success, describe, interpret, layout,
+};
+pub use secret::{LocationToken, LoginToken, Otp, mask_secrets};
 pub use types::{
     Ack, Balance, Call, Product, ProductListing, RawAnswer, RawBody, Reply, TrxAccepted,
     TrxProgress,

@@ -1,20 +1,29 @@
-//! Every answer of the slot API is read here and nowhere else, so that adapting to a real answer
-//! nobody predicted is one fixture (`tests/fixtures/<path>/<shape>`) and one small change here.
+//! Every answer of the slot API is read here and nowhere else, driven by one table,
+//! [`LAYOUTS`]: a row per call saying what its body is, what success looks like on that call and
+//! where each field is looked for. A real answer nobody predicted becomes a fixture
+//! (`tests/fixtures/answers/<call>__<shape>` with its `.meaning`) and, usually, one more path in
+//! a row — not new code.
+//!
+//! Why a table: the real servers front two upstream apps whose answers differ (the contract,
+//! `contract/slot-api.md`): the telco's *myim3* login calls answer without an envelope with
+//! `status "0"` and `data.status "true"`; the *upoint* voucher shop answers `status "200"` /
+//! `status_msg "success"`, sometimes inside `{"req", "res"}`; `/balance_pulsa` carries no status
+//! at all; `/token_location3` is plain text. One rule for all of them bought nothing.
 //!
 //! Tolerance, as the contract's last section asks:
-//! - the envelope is `{"req": {…}, "res": {…}}`, but fields are also looked for in `res.data` and
-//!   at the top level where the contract allows it;
-//! - numbers may be JSON numbers or strings; amounts go through [`Rupiah::parse_lenient`]
-//!   (`"5604"`, `5604`, `"Rp 50.000"`);
-//! - the login token is `token_login`, `tokenid` or `token`, in `res.data`, `res` or at the top;
-//! - the product list is `res.data` itself or a list inside it (`products`, … or its only list),
-//!   its items carry `product_id`/`id`/`code`, `name`/`nama`, `price`/`harga`;
-//! - the location token is a plain-text body (a JSON answer with `token_location` also passes);
-//! - anything else — non-2xx without a refusal, HTML, empty, truncated, missing fields — is a
-//!   typed protocol error with the raw body kept. Nothing here panics on any input.
+//! - either envelope on any call: every path is tried in `res` (when the answer has it), then at
+//!   the top level;
+//! - the first version's shapes stay readable: `"0"` is a success code on every call, and the old
+//!   field names (`token_login`, `products`/`product_id`/`price`/`harga`, …) are later paths;
+//! - numbers may be JSON numbers or strings; amounts go through [`Rupiah::parse_lenient`];
+//! - unknown fields are ignored; anything unusable — non-2xx without a refusal, HTML, empty,
+//!   truncated, missing fields — is a typed protocol error with the raw body kept. Nothing here
+//!   panics on any input.
 //!
-//! Refusals: a `status` in `res` (or, failing that, at the top level) other than `"0"`/`0` is a
-//! refusal, whatever the HTTP status. Its reason comes from [`REFUSAL_RULES`].
+//! Refusals: a status is a refusal only where the call's success is known and something else
+//! came (see [`Success`]). Its reason comes from [`REFUSAL_RULES`].
+
+use std::fmt;
 
 use serde_json::{Map, Value};
 use simrotor_domain::Rupiah;
@@ -35,6 +44,283 @@ pub(crate) struct HttpAnswer<'a> {
 /// A value read from an answer, with the answer for the audit.
 pub(crate) type Parsed<T> = Result<(T, RawAnswer), SlotError>;
 
+/// What a call's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// A JSON object.
+    Json,
+    /// The value is the whole body as text (`/token_location3`); a JSON body is read as
+    /// [`BodyKind::Json`] (a refusal, or the first version's `token_location`).
+    Text,
+    /// Any 2xx answer that is not a refusal (`/logout`: its answer was never read by anyone).
+    Ack,
+}
+
+/// What success looks like on one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Success {
+    /// The `status` values (in `res` or at the top, string or number) that mean success here,
+    /// besides the ones every call accepts ([`FIRST_VERSION_CODES`], [`SUCCESS_WORDS`]). Empty:
+    /// the call's success code is not known, so a status alone refuses nothing — only a status
+    /// with a recognised refusal message, or one without the field that carries the value.
+    pub codes: &'static [&'static str],
+    /// `status_msg` values that mean success whatever `status` says (the shop's `"success"`).
+    /// When this is not empty, another `status_msg` without a success `status` is a refusal.
+    pub status_msgs: &'static [&'static str],
+    /// A flag that must be true when present (myim3's `data.status`).
+    pub confirm: Option<&'static str>,
+}
+
+/// Status values every call takes as success: the first version of the contract had `"0"` on
+/// every answer.
+pub const FIRST_VERSION_CODES: &[&str] = &["0"];
+/// Status words that never mean a refusal, compared case-insensitively.
+pub const SUCCESS_WORDS: &[&str] = &["ok", "success", "sukses", "true"];
+
+/// The fields the parser reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Code,
+    Message,
+    LoginToken,
+    LocationToken,
+    Balance,
+    CardActiveUntil,
+    GracePeriodUntil,
+    Expires,
+    /// The list of products; `*` in a path is "the only list in that object".
+    ProductList,
+    /// Inside one product of the list.
+    ProductId,
+    ProductName,
+    ProductPrice,
+    DeviceId,
+    TrxId,
+    TId,
+    IsSuccess,
+    Voucher,
+}
+
+impl Field {
+    /// How the field is named in errors and documents.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Code => "code",
+            Field::Message => "message",
+            Field::LoginToken => "the login token",
+            Field::LocationToken => "the location token",
+            Field::Balance => "the balance",
+            Field::CardActiveUntil => "cardactiveuntil",
+            Field::GracePeriodUntil => "graceperioduntil",
+            Field::Expires => "expires",
+            Field::ProductList => "the product list",
+            Field::ProductId => "a product's id",
+            Field::ProductName => "a product's name",
+            Field::ProductPrice => "a product's price",
+            Field::DeviceId => "the device id",
+            Field::TrxId => "trx_id",
+            Field::TId => "t_id",
+            Field::IsSuccess => "is_success",
+            Field::Voucher => "the voucher",
+        }
+    }
+}
+
+/// One call's answer layout: a row of [`LAYOUTS`].
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub call: Call,
+    /// The envelope the evidence shows, for people (the parser tries both anyway).
+    pub envelope: &'static str,
+    pub body: BodyKind,
+    pub success: Success,
+    /// Where each field is looked for: dotted paths, in order, each tried in `res` and then at
+    /// the top level (product fields: inside each product).
+    pub fields: &'static [(Field, &'static [&'static str])],
+}
+
+/// Where a refusal's text is, on every call.
+const MESSAGE_PATHS: &[&str] = &["message", "msg", "error_message", "error", "keterangan"];
+
+/// myim3, the telco's app behind the login calls.
+const MYIM3: Success = Success {
+    codes: &["0"],
+    status_msgs: &[],
+    confirm: Some("data.status"),
+};
+/// upoint/imstore, the voucher shop behind products and purchases.
+const UPOINT: Success = Success {
+    codes: &["200"],
+    status_msgs: &["success"],
+    confirm: None,
+};
+/// No status known: the value's own field decides.
+const NO_STATUS: Success = Success {
+    codes: &[],
+    status_msgs: &[],
+    confirm: None,
+};
+
+/// The table the parser reads: one row per call, in the contract's order.
+pub const LAYOUTS: &[Layout] = &[
+    Layout {
+        call: Call::RequestOtp,
+        envelope: "none (myim3)",
+        body: BodyKind::Json,
+        success: MYIM3,
+        fields: &[
+            (Field::Code, &["code"]),
+            (Field::Message, &["message", "msg"]),
+        ],
+    },
+    Layout {
+        call: Call::VerifyOtp,
+        envelope: "none (myim3)",
+        body: BodyKind::Json,
+        success: MYIM3,
+        fields: &[(
+            Field::LoginToken,
+            &[
+                "data.tokenid",
+                "data.token_login",
+                "data.token",
+                "tokenid",
+                "token_login",
+                "token",
+            ],
+        )],
+    },
+    Layout {
+        call: Call::Balance,
+        envelope: "req/res (seen)",
+        body: BodyKind::Json,
+        success: NO_STATUS,
+        fields: &[
+            (Field::Balance, &["balance", "data.balance"]),
+            (
+                Field::CardActiveUntil,
+                &["cardactiveuntil", "data.cardactiveuntil"],
+            ),
+            (
+                Field::GracePeriodUntil,
+                &["graceperioduntil", "data.graceperioduntil"],
+            ),
+            (Field::Expires, &["expires", "data.expires"]),
+        ],
+    },
+    Layout {
+        call: Call::LocationToken,
+        envelope: "plain text",
+        body: BodyKind::Text,
+        success: NO_STATUS,
+        fields: &[(
+            Field::LocationToken,
+            &[
+                "data.token_location",
+                "token_location",
+                "data.token",
+                "token",
+            ],
+        )],
+    },
+    Layout {
+        call: Call::ListProducts,
+        envelope: "none (seen)",
+        body: BodyKind::Json,
+        success: UPOINT,
+        fields: &[
+            (
+                Field::ProductList,
+                &[
+                    "data.product_list",
+                    "data.products",
+                    "data.product",
+                    "data.produk",
+                    "data.items",
+                    "data.list",
+                    "data.data",
+                    "data",
+                    "data.*",
+                ],
+            ),
+            (Field::ProductId, &["id", "product_id", "code"]),
+            (Field::ProductName, &["name", "nama"]),
+            (Field::ProductPrice, &["lower_price", "price", "harga"]),
+            (
+                Field::DeviceId,
+                &[
+                    "data.identifier.device_id",
+                    "identifier.device_id",
+                    "data.device_id",
+                    "device_id",
+                ],
+            ),
+        ],
+    },
+    Layout {
+        call: Call::Buy,
+        envelope: "req/res (code)",
+        body: BodyKind::Json,
+        success: UPOINT,
+        fields: &[
+            (Field::TrxId, &["data.trx_id", "trx_id"]),
+            (Field::TId, &["data.t_id", "t_id"]),
+            (Field::IsSuccess, &["data.is_success", "is_success"]),
+        ],
+    },
+    Layout {
+        call: Call::TransactionOtp,
+        envelope: "req/res (code)",
+        body: BodyKind::Json,
+        success: UPOINT,
+        fields: &[
+            (Field::Code, &["code"]),
+            (Field::Message, &["message", "msg"]),
+        ],
+    },
+    Layout {
+        call: Call::TrxStatus,
+        envelope: "req/res (code)",
+        body: BodyKind::Json,
+        success: UPOINT,
+        fields: &[
+            (Field::IsSuccess, &["data.is_success", "is_success"]),
+            (Field::Voucher, &["data.voucher", "voucher"]),
+        ],
+    },
+    Layout {
+        call: Call::Logout,
+        envelope: "unknown (inferred: req/res)",
+        body: BodyKind::Ack,
+        success: Success {
+            codes: &["200"],
+            status_msgs: &["success"],
+            confirm: None,
+        },
+        fields: &[
+            (Field::Code, &["code"]),
+            (Field::Message, &["message", "msg"]),
+        ],
+    },
+];
+
+/// The row of `call`.
+pub fn layout(call: Call) -> &'static Layout {
+    LAYOUTS
+        .iter()
+        .find(|l| l.call == call)
+        .unwrap_or(&LAYOUTS[0])
+}
+
+impl Layout {
+    fn paths(&self, field: Field) -> &'static [&'static str] {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(&[], |(_, paths)| paths)
+    }
+}
+
 /// How a refusal's reason is told from its text: the first rule with an alternative whose words
 /// all occur in the message (lower-cased, whitespace collapsed, `message` and `status_msg`
 /// together) wins; no match is [`RefusalReason::Other`].
@@ -50,6 +336,17 @@ pub const REFUSAL_RULES: &[(RefusalReason, &[&[&str]])] = &[
     (
         RefusalReason::Blocked,
         &[&["blokir"], &["blocked"], &["suspend"]],
+    ),
+    (
+        RefusalReason::ServerBusy,
+        &[
+            &["sedang digunakan"],
+            &["logout terlebih dahulu"],
+            &["masih login"],
+            &["sudah login"],
+            &["already logged in"],
+            &["in use by another"],
+        ],
     ),
     (
         RefusalReason::InsufficientPulsa,
@@ -107,50 +404,67 @@ pub(crate) fn classify_refusal(text: &str) -> RefusalReason {
         .map_or(RefusalReason::Other, |(reason, _)| *reason)
 }
 
-// Where fields are looked for, in order.
-const DATA_RES_TOP: &[&[&str]] = &[&["res", "data"], &["res"], &[]];
-const DATA_RES: &[&[&str]] = &[&["res", "data"], &["res"]];
-const RES_DATA_TOP: &[&[&str]] = &[&["res"], &["res", "data"], &[]];
-const RES_TOP: &[&[&str]] = &[&["res"], &[]];
-
-const TOKEN_KEYS: &[&str] = &["token_login", "tokenid", "token"];
-const LOCATION_TOKEN_KEYS: &[&str] = &["token_location", "token"];
-const MESSAGE_KEYS: &[&str] = &["message", "msg", "error_message", "error", "keterangan"];
-const LIST_KEYS: &[&str] = &["products", "product", "produk", "items", "list", "data"];
-const PRODUCT_ID_KEYS: &[&str] = &["product_id", "id", "code"];
-const PRODUCT_NAME_KEYS: &[&str] = &["name", "nama"];
-const PRODUCT_PRICE_KEYS: &[&str] = &["price", "harga"];
-const DEVICE_ID_PATHS: &[&[&str]] = &[
-    &["res", "data", "identifier", "device_id"],
-    &["res", "identifier", "device_id"],
-    &["res", "data", "device_id"],
-    &["res", "device_id"],
-    &["identifier", "device_id"],
-];
-
 /// `/otp`, `/otp_idv`, `/logout`.
 pub(crate) fn ack(call: Call, answer: HttpAnswer<'_>) -> Parsed<Ack> {
-    let body = JsonAnswer::read(call, answer)?.success()?;
-    let code = find(&body.value, RES_TOP, &["code"]).and_then(text_of);
-    let message = find(&body.value, RES_TOP, &["message", "msg"]).and_then(text_of);
-    Ok((Ack { code, message }, body.into_raw()))
+    let layout = layout(call);
+    if layout.body == BodyKind::Ack {
+        return any_ack(layout, answer);
+    }
+    let body = JsonAnswer::read(layout, answer)?.success()?;
+    let ack = Ack {
+        code: body.text(Field::Code),
+        message: body.text(Field::Message),
+    };
+    Ok((ack, body.into_raw()))
+}
+
+/// `/logout`: whatever a 2xx answer says, unless it is a refusal.
+fn any_ack(layout: &'static Layout, answer: HttpAnswer<'_>) -> Parsed<Ack> {
+    let text = String::from_utf8_lossy(answer.body).into_owned();
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(value) if value.is_object() => {
+            let body = JsonAnswer::read(layout, answer)?.success()?;
+            let ack = Ack {
+                code: body.text(Field::Code),
+                message: body.text(Field::Message),
+            };
+            Ok((ack, body.into_raw()))
+        }
+        _ if is_2xx(answer.http_status) => {
+            let message = (!text.trim().is_empty()).then(|| text.trim().to_owned());
+            Ok((
+                Ack {
+                    code: None,
+                    message,
+                },
+                RawAnswer::Text(text),
+            ))
+        }
+        _ => Err(SlotError::protocol(
+            layout.call,
+            ProtocolProblem::UnexpectedStatus {
+                http_status: answer.http_status,
+            },
+        )
+        .with_raw((!text.is_empty()).then(|| RawBody::new(text)))),
+    }
 }
 
 /// `/verifyOtp`.
 pub(crate) fn verify_otp(answer: HttpAnswer<'_>) -> Parsed<LoginToken> {
-    let body = JsonAnswer::read(Call::VerifyOtp, answer)?.success()?;
-    match find(&body.value, DATA_RES_TOP, TOKEN_KEYS).and_then(text_of) {
+    let body = JsonAnswer::read(layout(Call::VerifyOtp), answer)?.success()?;
+    match body.text(Field::LoginToken) {
         Some(token) => Ok((LoginToken::new(token), body.into_raw())),
         None => Err(body.fail(ProtocolProblem::MissingField {
-            field: "the login token (token_login, tokenid or token)",
+            field: "the login token (data.tokenid, token_login or token)",
         })),
     }
 }
 
 /// `/balance_pulsa`.
 pub(crate) fn balance(answer: HttpAnswer<'_>) -> Parsed<Balance> {
-    let body = JsonAnswer::read(Call::Balance, answer)?.success()?;
-    let Some(amount) = find(&body.value, RES_DATA_TOP, &["balance"]) else {
+    let body = JsonAnswer::read(layout(Call::Balance), answer)?.success()?;
+    let Some(amount) = body.find(Field::Balance) else {
         return Err(body.fail(ProtocolProblem::MissingField {
             field: "res.balance",
         }));
@@ -160,12 +474,11 @@ pub(crate) fn balance(answer: HttpAnswer<'_>) -> Parsed<Balance> {
             field: "res.balance",
         }));
     };
-    let date = |key: &str| find(&body.value, RES_DATA_TOP, &[key]).and_then(text_of);
     let balance = Balance {
         pulsa,
-        card_active_until: date("cardactiveuntil"),
-        grace_period_until: date("graceperioduntil"),
-        expires: date("expires"),
+        card_active_until: body.text(Field::CardActiveUntil),
+        grace_period_until: body.text(Field::GracePeriodUntil),
+        expires: body.text(Field::Expires),
     };
     Ok((balance, body.into_raw()))
 }
@@ -173,7 +486,7 @@ pub(crate) fn balance(answer: HttpAnswer<'_>) -> Parsed<Balance> {
 /// `/token_location3`: plain text. Anything that is not plain text (JSON, HTML, empty, a
 /// non-2xx status) goes through the JSON path, which types every failure and every refusal.
 pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
-    let call = Call::LocationToken;
+    let layout = layout(Call::LocationToken);
     let text = String::from_utf8_lossy(answer.body).into_owned();
     let trimmed = text.trim();
     let plain =
@@ -190,7 +503,7 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
                 Ok((LocationToken::new(token), RawAnswer::Text(text)))
             }
             _ => Err(SlotError::protocol(
-                call,
+                layout.call,
                 ProtocolProblem::BadValue {
                     field: "the location token (plain text without spaces)",
                 },
@@ -198,8 +511,8 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
             .with_raw(Some(RawBody::new(text)))),
         };
     }
-    let body = JsonAnswer::read(call, answer)?.success()?;
-    match find(&body.value, DATA_RES_TOP, LOCATION_TOKEN_KEYS).and_then(text_of) {
+    let body = JsonAnswer::read(layout, answer)?.success()?;
+    match body.text(Field::LocationToken) {
         Some(token) => Ok((LocationToken::new(token), RawAnswer::Text(body.text))),
         None => Err(body.fail(ProtocolProblem::MissingField {
             field: "the location token (a plain-text body, or token_location)",
@@ -209,49 +522,54 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
 
 /// `/list_idv`. Not being a reseller is a value, not an error; any other refusal is an error.
 pub(crate) fn list_products(answer: HttpAnswer<'_>) -> Parsed<ProductListing> {
-    let json = JsonAnswer::read(Call::ListProducts, answer)?;
+    let json = JsonAnswer::read(layout(Call::ListProducts), answer)?;
     if let Some(refusal) = &json.refusal
         && refusal.reason == RefusalReason::NotReseller
     {
         let listing = ProductListing::NotReseller {
             status: refusal.status.clone(),
             message: refusal.message.clone(),
-            device_id: device_id(&json.body.value),
+            device_id: json.body.text(Field::DeviceId),
         };
         return Ok((listing, json.body.into_raw()));
     }
     let body = json.success()?;
-    let Some(items) = product_items(&body.value) else {
+    let lists = body.layout.paths(Field::ProductList).iter();
+    let Some(items) = lists
+        .filter_map(|path| find(&body.value, &[path]))
+        .find_map(Value::as_array)
+    else {
         return Err(body.fail(ProtocolProblem::MissingField {
-            field: "the product list (res.data, or a list inside it)",
+            field: "the product list (data.product_list, or a list inside data)",
         }));
     };
     let mut products = Vec::with_capacity(items.len());
     for item in items {
-        match product(item) {
+        match product(body.layout, item) {
             Ok(p) => products.push(p),
             Err(what) => return Err(body.fail(what)),
         }
     }
     let listing = ProductListing::Products {
         products,
-        device_id: device_id(&body.value),
+        device_id: body.text(Field::DeviceId),
     };
     Ok((listing, body.into_raw()))
 }
 
-/// `/trx_idv`.
+/// `/trx_idv`. Its `is_success` is kept, never decided on: the purchase is always followed
+/// with `/status_idv` (the earlier client never trusted it; an example shows `2` at once).
 pub(crate) fn buy(answer: HttpAnswer<'_>) -> Parsed<TrxAccepted> {
-    let body = JsonAnswer::read(Call::Buy, answer)?.success()?;
-    let Some(trx_id) = find(&body.value, DATA_RES, &["trx_id"]).and_then(text_of) else {
+    let body = JsonAnswer::read(layout(Call::Buy), answer)?.success()?;
+    let Some(trx_id) = body.text(Field::TrxId) else {
         return Err(body.fail(ProtocolProblem::MissingField {
             field: "res.data.trx_id",
         }));
     };
     let accepted = TrxAccepted {
         trx_id,
-        t_id: find(&body.value, DATA_RES, &["t_id"]).and_then(text_of),
-        is_success: find(&body.value, DATA_RES, &["is_success"]).and_then(int_of),
+        t_id: body.text(Field::TId),
+        is_success: body.find(Field::IsSuccess).and_then(int_of),
     };
     Ok((accepted, body.into_raw()))
 }
@@ -261,14 +579,14 @@ pub(crate) fn buy(answer: HttpAnswer<'_>) -> Parsed<TrxAccepted> {
 /// wrong OTP, not a reseller) says nothing about the transaction, so it stays an error and the
 /// transaction stays open for the runtime to settle.
 pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
-    let json = JsonAnswer::read(Call::TrxStatus, answer)?;
+    let json = JsonAnswer::read(layout(Call::TrxStatus), answer)?;
     // A refusal is the purchase's failure only when it says so: the telco refused it for pulsa,
     // the answer marks the transaction itself failed (`is_success` neither 1 nor 2), or its
-    // message says "gagal" (failed). Any
-    // other refusal ("Transaksi tidak ditemukan") says nothing about the money: it stays an
-    // error, so the runtime keeps polling and, at the deadline, keeps the purchase SUSPECT.
+    // message says "gagal" (failed). Any other refusal ("Transaksi tidak ditemukan") says
+    // nothing about the money: it stays an error, so the runtime keeps polling and, at the
+    // deadline, keeps the purchase SUSPECT.
     if let Some(refusal) = &json.refusal {
-        let flag = find(&json.body.value, DATA_RES, &["is_success"]).and_then(int_of);
+        let flag = json.body.find(Field::IsSuccess).and_then(int_of);
         let marked_failed = matches!(flag, Some(f) if f != 1 && f != 2)
             || refusal.message.to_lowercase().contains("gagal");
         if marked_failed || refusal.reason == RefusalReason::InsufficientPulsa {
@@ -280,7 +598,7 @@ pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
         }
     }
     let body = json.success()?;
-    let Some(flag) = find(&body.value, DATA_RES, &["is_success"]) else {
+    let Some(flag) = body.find(Field::IsSuccess) else {
         return Err(body.fail(ProtocolProblem::MissingField {
             field: "res.data.is_success",
         }));
@@ -291,7 +609,7 @@ pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
         }));
     };
     let progress = if flag == 2 {
-        match find(&body.value, DATA_RES, &["voucher"]).and_then(voucher_of) {
+        match body.find(Field::Voucher).and_then(voucher_of) {
             Some(voucher) => TrxProgress::Success { voucher },
             None => TrxProgress::CompletedWithoutVoucher,
         }
@@ -299,6 +617,134 @@ pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
         TrxProgress::Processing
     };
     Ok((progress, body.into_raw()))
+}
+
+/// What the parser made of one answer: the value its call returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Meaning {
+    Ack(Ack),
+    LoggedIn(LoginToken),
+    Balance(Balance),
+    LocationToken(LocationToken),
+    Products(ProductListing),
+    Accepted(TrxAccepted),
+    Progress(TrxProgress),
+}
+
+/// Reads one answer of `call` exactly as the client does: for `simrotor probe`, the fixture
+/// tests and anyone holding a body they want to understand.
+pub fn interpret(call: Call, http_status: u16, body: &[u8]) -> Result<Meaning, SlotError> {
+    let answer = HttpAnswer { http_status, body };
+    Ok(match call {
+        Call::RequestOtp | Call::TransactionOtp | Call::Logout => {
+            Meaning::Ack(ack(call, answer)?.0)
+        }
+        Call::VerifyOtp => Meaning::LoggedIn(verify_otp(answer)?.0),
+        Call::Balance => Meaning::Balance(balance(answer)?.0),
+        Call::LocationToken => Meaning::LocationToken(location_token(answer)?.0),
+        Call::ListProducts => Meaning::Products(list_products(answer)?.0),
+        Call::Buy => Meaning::Accepted(buy(answer)?.0),
+        Call::TrxStatus => Meaning::Progress(trx_status(answer)?.0),
+    })
+}
+
+/// An outcome of [`interpret`] in one line, the way the operator reads it; tokens are shown
+/// only when `show_secrets` (their length otherwise).
+pub fn describe(outcome: &Result<Meaning, SlotError>, show_secrets: bool) -> String {
+    match outcome {
+        Ok(meaning) => Described(meaning, show_secrets).to_string(),
+        Err(e) => match &e.kind {
+            SlotErrorKind::Refused {
+                status,
+                message,
+                reason,
+            } => format!("refused ({reason}, status {status:?}): {message}"),
+            other => format!("unusable: {other}"),
+        },
+    }
+}
+
+struct Described<'a>(&'a Meaning, bool);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |s: &str| {
+            if self.1 {
+                format!("{s:?}")
+            } else {
+                format!("<{} chars, masked>", s.chars().count())
+            }
+        };
+        let opt = |label: &str, v: &Option<String>| {
+            v.as_ref()
+                .map(|v| format!(", {label} {v:?}"))
+                .unwrap_or_default()
+        };
+        match self.0 {
+            Meaning::Ack(a) => write!(
+                f,
+                "accepted{}{}",
+                opt("code", &a.code),
+                opt("message", &a.message)
+            ),
+            Meaning::LoggedIn(t) => write!(f, "logged in, login token {}", secret(t.expose())),
+            Meaning::LocationToken(t) => write!(f, "location token {}", secret(t.expose())),
+            Meaning::Balance(b) => write!(
+                f,
+                "balance {}{}{}{}",
+                b.pulsa.get(),
+                opt("card active until", &b.card_active_until),
+                opt("grace period until", &b.grace_period_until),
+                opt("expires", &b.expires)
+            ),
+            Meaning::Products(ProductListing::NotReseller {
+                status, message, ..
+            }) => {
+                write!(f, "not a reseller (status {status:?}): {message}")
+            }
+            Meaning::Products(ProductListing::Products {
+                products,
+                device_id,
+            }) => {
+                write!(f, "reseller")?;
+                if let Some(d) = device_id {
+                    write!(f, " on device {d}")?;
+                }
+                write!(f, ", {} products:", products.len())?;
+                for p in products {
+                    write!(f, " {}", p.id)?;
+                    if let Some(name) = &p.name {
+                        write!(f, " {name:?}")?;
+                    }
+                    match p.price {
+                        Some(price) => write!(f, " at {};", price.get())?,
+                        None => write!(f, " without a price;")?,
+                    }
+                }
+                Ok(())
+            }
+            Meaning::Accepted(a) => {
+                write!(f, "purchase accepted, trx_id {}", a.trx_id)?;
+                if let Some(t) = &a.t_id {
+                    write!(f, ", t_id {t}")?;
+                }
+                if let Some(s) = a.is_success {
+                    write!(f, ", is_success {s}")?;
+                }
+                write!(f, " (not final: followed with /status_idv)")
+            }
+            Meaning::Progress(TrxProgress::Processing) => write!(f, "processing"),
+            Meaning::Progress(TrxProgress::Success { voucher }) => {
+                write!(f, "success, voucher {voucher}")
+            }
+            Meaning::Progress(TrxProgress::CompletedWithoutVoucher) => {
+                write!(f, "final without a voucher: suspect")
+            }
+            Meaning::Progress(TrxProgress::Failed { status, message }) => {
+                write!(f, "failed (status {status:?}): {message}")
+            }
+        }
+    }
 }
 
 /// A telco refusal found in an answer.
@@ -312,18 +758,27 @@ struct Refusal {
 /// A JSON object answer and its text, before the refusal check.
 #[derive(Debug)]
 struct Body {
-    call: Call,
+    layout: &'static Layout,
     value: Value,
     text: String,
 }
 
 impl Body {
     fn fail(&self, what: ProtocolProblem) -> SlotError {
-        SlotError::protocol(self.call, what).with_raw(Some(RawBody::new(self.text.clone())))
+        SlotError::protocol(self.layout.call, what).with_raw(Some(RawBody::new(self.text.clone())))
     }
 
     fn into_raw(self) -> RawAnswer {
         RawAnswer::Json(self.value)
+    }
+
+    /// The first non-null value of `field` along the row's paths.
+    fn find(&self, field: Field) -> Option<&Value> {
+        find(&self.value, self.layout.paths(field))
+    }
+
+    fn text(&self, field: Field) -> Option<String> {
+        self.find(field).and_then(text_of)
     }
 }
 
@@ -336,7 +791,8 @@ struct JsonAnswer {
 impl JsonAnswer {
     /// Reads the envelope: a JSON object, or a refusal in any HTTP status; every other answer
     /// is a protocol error carrying the body.
-    fn read(call: Call, answer: HttpAnswer<'_>) -> Result<Self, SlotError> {
+    fn read(layout: &'static Layout, answer: HttpAnswer<'_>) -> Result<Self, SlotError> {
+        let call = layout.call;
         let text = String::from_utf8_lossy(answer.body).into_owned();
         let ok = is_2xx(answer.http_status);
         let unexpected = ProtocolProblem::UnexpectedStatus {
@@ -370,18 +826,23 @@ impl JsonAnswer {
                 return fail(ProtocolProblem::NotJson { detail }, text);
             }
         };
-        let refusal = refusal_in(&value);
-        if refusal.is_none() && !ok {
-            return fail(unexpected, text);
-        }
         if !value.is_object() {
+            if !ok {
+                return fail(unexpected, text);
+            }
             let detail = "valid JSON, but not an object".to_owned();
             return fail(ProtocolProblem::NotJson { detail }, text);
         }
-        Ok(Self {
-            body: Body { call, value, text },
-            refusal,
-        })
+        let body = Body {
+            layout,
+            value,
+            text,
+        };
+        let refusal = refusal_in(&body);
+        if refusal.is_none() && !ok {
+            return fail(unexpected, body.text);
+        }
+        Ok(Self { body, refusal })
     }
 
     /// The body of a successful answer, or the refusal as an error.
@@ -393,7 +854,7 @@ impl JsonAnswer {
                 message,
                 reason,
             }) => Err(SlotError::new(
-                self.body.call,
+                self.body.layout.call,
                 SlotErrorKind::Refused {
                     status,
                     message,
@@ -409,63 +870,138 @@ fn is_2xx(http_status: u16) -> bool {
     (200..300).contains(&http_status)
 }
 
-fn refusal_in(value: &Value) -> Option<Refusal> {
-    for scope in RES_TOP {
-        let Some(obj) = at(value, scope).and_then(Value::as_object) else {
+/// A status as text; `None` when it is not a status anyone could read.
+fn status_text(status: &Value) -> Option<String> {
+    match status {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Some("0".to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn is_success_status(success: &Success, status: &str) -> bool {
+    let as_number = status.parse::<f64>().ok();
+    let same = |code: &&str| {
+        status.eq_ignore_ascii_case(code)
+            || matches!((as_number, code.parse::<f64>()), (Some(a), Ok(b)) if a == b)
+    };
+    success.codes.iter().any(same)
+        || FIRST_VERSION_CODES.iter().any(same)
+        || SUCCESS_WORDS.iter().any(|w| status.eq_ignore_ascii_case(w))
+}
+
+fn is_true(flag: &Value) -> bool {
+    match flag {
+        Value::Bool(b) => *b,
+        Value::String(s) => ["true", "1", "ok", "success"]
+            .iter()
+            .any(|w| s.trim().eq_ignore_ascii_case(w)),
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        _ => false,
+    }
+}
+
+/// The refusal in an answer, by its call's success rule; `None` is success (so far as the
+/// status goes: the fields still have to be there).
+fn refusal_in(body: &Body) -> Option<Refusal> {
+    let success = &body.layout.success;
+    for scope in scopes(&body.value) {
+        let status = scope.get("status").and_then(status_text);
+        let status_msg = scope.get("status_msg").and_then(text_of);
+        if status.is_none() && status_msg.is_none() {
             continue;
-        };
-        let Some(status) = obj.get("status") else {
-            continue;
-        };
-        let status_text = match status {
-            Value::Bool(true) => return None,
-            Value::Bool(false) => "false".to_owned(),
-            Value::Number(n) if n.as_f64() == Some(0.0) => return None,
-            Value::Number(n) => n.to_string(),
-            Value::String(s) if is_success_text(s) => return None,
-            Value::String(s) => s.trim().to_owned(),
-            // Not a status anyone could read: look further out.
-            Value::Null | Value::Array(_) | Value::Object(_) => continue,
-        };
-        let message = first_text(obj, MESSAGE_KEYS);
-        let status_msg = obj.get("status_msg").and_then(text_of);
-        let all_text = [message.as_deref(), status_msg.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Some(Refusal {
-            status: status_text,
-            reason: classify_refusal(&all_text),
-            message: message.or(status_msg).unwrap_or_default(),
+        }
+        let msg_ok = status_msg.as_deref().is_some_and(|m| {
+            success
+                .status_msgs
+                .iter()
+                .any(|s| m.eq_ignore_ascii_case(s))
         });
+        let status_ok = status
+            .as_deref()
+            .is_some_and(|s| is_success_status(success, s));
+        let message = first_text(scope, MESSAGE_PATHS);
+        let refusal = |status: String| {
+            let all_text = [message.as_deref(), status_msg.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(Refusal {
+                status,
+                reason: classify_refusal(&all_text),
+                message: message.clone().or(status_msg.clone()).unwrap_or_default(),
+            })
+        };
+        if status_ok || msg_ok {
+            // Success by its status; myim3 also says so in a flag, which must agree.
+            if let Some(path) = success.confirm
+                && let Some(flag) = find(&body.value, &[path])
+                && !is_true(flag)
+            {
+                return refusal(format!("{path}={}", status_text(flag).unwrap_or_default()));
+            }
+            return None;
+        }
+        let Some(status) = status else {
+            // Only a `status_msg`: a refusal where the call's success messages are known.
+            if success.status_msgs.is_empty() {
+                continue;
+            }
+            return refusal(status_msg.clone().unwrap_or_default());
+        };
+        if success.codes.is_empty() {
+            // The call's success code is not known: a status refuses only with a message the
+            // rules know, or without the value the call is for.
+            let found = refusal(status)?;
+            let value_missing = body
+                .layout
+                .fields
+                .first()
+                .is_none_or(|(field, _)| body.find(*field).is_none());
+            return (found.reason != RefusalReason::Other || value_missing).then_some(found);
+        }
+        return refusal(status);
     }
     None
 }
 
-fn is_success_text(status: &str) -> bool {
-    let s = status.trim();
-    s.parse::<i64>() == Ok(0)
-        || ["ok", "success", "sukses", "true"]
-            .iter()
-            .any(|w| s.eq_ignore_ascii_case(w))
+/// `res` when the answer has it, then the top level.
+fn scopes(value: &Value) -> impl Iterator<Item = &Map<String, Value>> {
+    let res = value.get("res").and_then(Value::as_object);
+    res.into_iter().chain(value.as_object())
 }
 
-fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.get(key))
+/// The value at a dotted path; `*` is the only list in the object.
+fn at<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut keys = path.split('.');
+    let first = keys.next()?;
+    let mut value = obj.get(first)?;
+    for key in keys {
+        value = if key == "*" {
+            let mut lists = value.as_object()?.values().filter(|v| v.is_array());
+            match (lists.next(), lists.next()) {
+                (Some(only), None) => only,
+                _ => return None,
+            }
+        } else {
+            value.get(key)?
+        };
+    }
+    Some(value)
 }
 
-/// The first non-null value of one of `keys`, looking in each scope in turn.
-fn find<'a>(value: &'a Value, scopes: &[&[&str]], keys: &[&str]) -> Option<&'a Value> {
-    scopes.iter().find_map(|scope| {
-        let obj = at(value, scope)?.as_object()?;
-        keys.iter()
-            .find_map(|key| obj.get(*key).filter(|v| !v.is_null()))
-    })
+/// The first non-null value along `paths`, each tried in `res` and then at the top level.
+fn find<'a>(value: &'a Value, paths: &[&str]) -> Option<&'a Value> {
+    paths
+        .iter()
+        .find_map(|path| scopes(value).find_map(|scope| at(scope, path).filter(|v| !v.is_null())))
 }
 
-fn first_text(obj: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| obj.get(*key).and_then(text_of))
+fn first_text(obj: &Map<String, Value>, paths: &[&str]) -> Option<String> {
+    paths.iter().find_map(|p| at(obj, p).and_then(text_of))
 }
 
 /// A string (trimmed, non-empty) or a number, as text.
@@ -517,57 +1053,35 @@ fn is_token_text(text: &str) -> bool {
     !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn product_items(value: &Value) -> Option<&Vec<Value>> {
-    for scope in DATA_RES {
-        match at(value, scope) {
-            Some(Value::Array(items)) => return Some(items),
-            Some(Value::Object(map)) => {
-                if let Some(items) = LIST_KEYS.iter().find_map(|k| map.get(*k)?.as_array()) {
-                    return Some(items);
-                }
-                let mut lists = map.values().filter_map(Value::as_array);
-                if let (Some(only), None) = (lists.next(), lists.next()) {
-                    return Some(only);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn product(item: &Value) -> Result<Product, ProtocolProblem> {
+fn product(layout: &Layout, item: &Value) -> Result<Product, ProtocolProblem> {
     let Some(obj) = item.as_object() else {
         return Err(ProtocolProblem::BadValue {
             field: "a product (not an object)",
         });
     };
-    let Some(id) = first_text(obj, PRODUCT_ID_KEYS) else {
+    let Some(id) = first_text(obj, layout.paths(Field::ProductId)) else {
         return Err(ProtocolProblem::MissingField {
-            field: "a product's id (product_id, id or code)",
+            field: "a product's id (id, product_id or code)",
         });
     };
-    let price = match PRODUCT_PRICE_KEYS
+    let price = match layout
+        .paths(Field::ProductPrice)
         .iter()
-        .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
+        .find_map(|p| at(obj, p).filter(|v| !v.is_null()))
     {
         None => None,
         Some(v) => Some(rupiah_of(v).ok_or(ProtocolProblem::BadValue {
-            field: "a product's price (price or harga)",
+            field: "a product's price (lower_price, price or harga)",
         })?),
     };
     Ok(Product {
         id,
-        name: first_text(obj, PRODUCT_NAME_KEYS),
+        name: first_text(obj, layout.paths(Field::ProductName)),
         price,
     })
 }
 
-fn device_id(value: &Value) -> Option<String> {
-    DEVICE_ID_PATHS
-        .iter()
-        .find_map(|path| at(value, path).and_then(text_of))
-}
-
+#[cfg(test)]
+mod real_answers;
 #[cfg(test)]
 mod tests;

@@ -57,6 +57,67 @@ secret_newtype!(
     LocationToken
 );
 
+/// Keys whose values are secrets wherever they stand in an answer (the servers echo the query,
+/// PIN and OTP included, in `req`).
+const SECRET_KEYS: &[&str] = &[
+    "tokenid",
+    "token_login",
+    "token",
+    "token_location",
+    "otp",
+    "pin",
+    "password",
+];
+
+/// An answer's body with its secrets masked, its shape kept: the values of secret keys, any
+/// string that looks like a JWT (`eyJ…`), and the whole body of `/token_location3` (the token
+/// itself) become `****`. For keeping and showing answers nobody could read.
+pub fn mask_secrets(call: crate::Call, body: &str) -> String {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    let secret_key = SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k));
+                    if secret_key && (v.is_string() || v.is_number()) {
+                        *v = serde_json::Value::String(MASK.to_owned());
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            serde_json::Value::String(s) if s.contains("eyJ") => *s = mask_jwt_runs(s),
+            _ => {}
+        }
+    }
+    if let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body.trim()) {
+        walk(&mut value);
+        return value.to_string();
+    }
+    if call == crate::Call::LocationToken && !body.trim().is_empty() {
+        return MASK.to_owned();
+    }
+    mask_jwt_runs(body)
+}
+
+/// Every run of token characters that starts with `eyJ` (a JWT's header), masked.
+fn mask_jwt_runs(text: &str) -> String {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("eyJ") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let end = from.find(|c: char| !token_char(c)).unwrap_or(from.len());
+        out.push_str(MASK);
+        rest = &from[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+const MASK: &str = "****";
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test fails
 mod tests {
@@ -80,5 +141,31 @@ mod tests {
         assert_eq!(otp.expose(), "482913");
         assert_eq!(otp, Otp::new(String::from("482913")));
         assert_ne!(otp, Otp::new("482914"));
+    }
+
+    #[test]
+    fn masking_keeps_the_shape_and_hides_the_secrets() {
+        let body = r#"{"req":{"username":"0812","otp":"123456","pin":"1234"},"status":"0","data":{"status":"true","tokenid":"eyJhbGciOiJIUzUxMiJ9.e30.x"},"list":["eyJabcdefghijk"]}"#;
+        let masked = super::mask_secrets(crate::Call::VerifyOtp, body);
+        for secret in ["123456", "1234\"", "eyJ"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(masked.contains(r#""username":"0812""#), "{masked}");
+        assert!(masked.contains(r#""tokenid":"****""#), "{masked}");
+        assert_eq!(
+            super::mask_secrets(crate::Call::LocationToken, "LOC-abc\n"),
+            "****"
+        );
+        assert_eq!(
+            super::mask_secrets(
+                crate::Call::Balance,
+                "<html>eyJhbGciOiJIUzUxMiJ9.e30.x</html>"
+            ),
+            "<html>****</html>"
+        );
+        assert_eq!(
+            super::mask_secrets(crate::Call::Balance, "bad eyJhbGciOiJIUzUxMiJ9 x"),
+            "bad **** x"
+        );
     }
 }

@@ -42,6 +42,21 @@ impl Call {
         Call::Logout,
     ];
 
+    /// The call named by its path, with or without the slash, in any case (`otp`, `/verifyOtp`,
+    /// `balance_pulsa`, `TRX_IDV`).
+    pub fn from_name(name: &str) -> Option<Call> {
+        let name = name.trim().trim_start_matches('/');
+        Call::ALL
+            .iter()
+            .copied()
+            .find(|c| c.path()[1..].eq_ignore_ascii_case(name))
+    }
+
+    /// The path without its slash: the name of its fixtures and of `simrotor probe`'s CALL.
+    pub fn name(self) -> &'static str {
+        self.path().trim_start_matches('/')
+    }
+
     /// The path on the server, as the contract names it.
     pub const fn path(self) -> &'static str {
         match self {
