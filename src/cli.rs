@@ -289,6 +289,16 @@ pub struct SimArgs {
     /// simulator.sms_forwarder_url: where each SMS is also posted.
     #[arg(long, value_name = "URL")]
     pub forwarder: Option<String>,
+    /// simulator.shapes: the answer shapes, "real" (as the operator's servers answer), "legacy"
+    /// (the simulator's earlier envelope on every call) or "mixed" (a seeded draw per answer).
+    #[arg(
+        long,
+        value_parser = clap::builder::TypedValueParser::try_map(
+            clap::builder::PossibleValuesParser::new(simrotor_config::AnswerShapes::NAMES),
+            |s| s.parse::<simrotor_config::AnswerShapes>(),
+        )
+    )]
+    pub shapes: Option<simrotor_config::AnswerShapes>,
 }
 
 #[derive(Debug, Subcommand)]

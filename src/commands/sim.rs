@@ -33,6 +33,7 @@ pub fn apply(config: &mut Config, args: SimArgs) {
         sim.suspect_rate => args.suspect_rate,
         sim.reseller_rate => args.reseller_rate,
         sim.blocked_rate => args.blocked_rate,
+        sim.shapes => args.shapes,
     }
     if let Some(ports) = args.down_ports {
         faults.down_ports = ports;
@@ -67,4 +68,45 @@ pub async fn run(mut config: Config, args: SimArgs) -> anyhow::Result<ExitCode> 
     eprintln!("Stopping the simulator.");
     handle.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use simrotor_config::AnswerShapes;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn shapes_after(args: &[&str]) -> Result<AnswerShapes, clap::Error> {
+        let sim = match Cli::try_parse_from(args)?.command {
+            Command::Sim(sim) => sim,
+            Command::Demo(demo) => demo.sim,
+            other => panic!("{other:?}"),
+        };
+        let mut config = Config::default();
+        apply(&mut config, sim);
+        Ok(config.simulator.shapes)
+    }
+
+    #[test]
+    fn shapes_is_real_unless_the_flag_says_otherwise_on_sim_and_demo() {
+        assert_eq!(
+            shapes_after(&["simrotor", "sim"]).ok(),
+            Some(AnswerShapes::Real)
+        );
+        assert_eq!(
+            shapes_after(&["simrotor", "sim", "--shapes", "legacy"]).ok(),
+            Some(AnswerShapes::Legacy)
+        );
+        assert_eq!(
+            shapes_after(&["simrotor", "demo", "--shapes", "mixed"]).ok(),
+            Some(AnswerShapes::Mixed)
+        );
+        let err = shapes_after(&["simrotor", "sim", "--shapes", "envelope"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("real") && err.contains("legacy"), "{err}");
+    }
 }

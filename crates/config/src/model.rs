@@ -228,8 +228,8 @@ pub struct ProductsConfig {
 impl Default for ProductsConfig {
     fn default() -> Self {
         Self {
-            wanted: vec!["VCR10".to_owned(), "VCR5".to_owned()],
-            limit_harga: Rupiah::new(10_500),
+            wanted: vec!["650".to_owned(), "647".to_owned(), "646".to_owned()],
+            limit_harga: Rupiah::new(100_000),
             pause_between: Duration::ZERO,
             status_poll_min: Duration::from_millis(500),
             status_poll_max: Duration::from_secs(10),

@@ -47,9 +47,49 @@ pub struct SimulatorConfig {
     /// Where each simulated SMS is also posted, as an SMS-forwarder app would.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_forwarder_url: Option<String>,
+    /// Which answer shapes the servers speak: the real servers' (`real`), the simulator's
+    /// earlier single envelope (`legacy`), or a seeded draw between the two per answer (`mixed`).
+    pub shapes: AnswerShapes,
+    /// A server holding a number's live login refuses `/otp` for another number until that
+    /// number logs out or its token expires. Off: a new `/otp` replaces the session.
+    pub one_session: bool,
     pub faults: SimulatorFaults,
     /// What the servers sell.
     pub products: Vec<SimProduct>,
+}
+
+/// The answer shapes the simulated servers speak (`simulator.shapes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerShapes {
+    /// As the operator's servers answer (`contract/slot-api.md`): a different envelope and
+    /// success code per upstream app.
+    #[default]
+    Real,
+    /// The simulator's earlier shapes: `{"req": …, "res": {"status": "0", …}}` on every call.
+    Legacy,
+    /// Real or legacy, drawn per answer from the seeded generator.
+    Mixed,
+}
+
+impl AnswerShapes {
+    pub const NAMES: [&'static str; 3] = ["real", "legacy", "mixed"];
+}
+
+impl std::str::FromStr for AnswerShapes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "real" => Ok(Self::Real),
+            "legacy" => Ok(Self::Legacy),
+            "mixed" => Ok(Self::Mixed),
+            _ => Err(format!(
+                "expected one of {}, not {s:?}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
 }
 
 impl Default for SimulatorConfig {
@@ -58,7 +98,7 @@ impl Default for SimulatorConfig {
             seed: 1,
             pin: None,
             pulsa_min: Rupiah::new(5_000),
-            pulsa_max: Rupiah::new(60_000),
+            pulsa_max: Rupiah::new(250_000),
             reseller_rate: 0.9,
             blocked_rate: 0.02,
             otp_ttl: Duration::from_secs(300),
@@ -67,11 +107,16 @@ impl Default for SimulatorConfig {
             suspect_rate: 0.0,
             transaction_otp: false,
             sms_forwarder_url: None,
+            shapes: AnswerShapes::Real,
+            one_session: true,
             faults: SimulatorFaults::default(),
+            // 650 "IDV Voucher Rp. 100.000" is the product seen in a captured answer; the
+            // other ids and their names are the simulator's invention, in the same style.
             products: vec![
-                SimProduct::new("VCR5", "Voucher Belanja 5.000", 5_000),
-                SimProduct::new("VCR10", "Voucher Belanja 10.000", 10_000),
-                SimProduct::new("VCR25", "Voucher Belanja 25.000", 25_000),
+                SimProduct::new("646", "IDV Voucher Rp. 5.000", 5_000),
+                SimProduct::new("647", "IDV Voucher Rp. 10.000", 10_000),
+                SimProduct::new("648", "IDV Voucher Rp. 25.000", 25_000),
+                SimProduct::new("650", "IDV Voucher Rp. 100.000", 100_000),
             ],
         }
     }
@@ -243,7 +288,7 @@ impl SimulatorConfig {
 mod tests {
     use figment::Jail;
 
-    use crate::{Config, load};
+    use crate::{AnswerShapes, Config, load};
 
     fn error_for(toml: &str) -> String {
         let toml = toml.to_owned();
@@ -317,6 +362,30 @@ mod tests {
             let err = error_for(toml);
             assert!(err.contains(want), "{toml:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_answer_shapes_are_real_by_default_and_read_in_lowercase() {
+        let cfg = Config::default();
+        assert_eq!(cfg.simulator.shapes, AnswerShapes::Real);
+        assert!(cfg.simulator.one_session);
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "config.toml",
+                "[simulator]\nshapes = \"mixed\"\none_session = false\n",
+            )?;
+            let cfg = load(None).unwrap();
+            assert_eq!(cfg.simulator.shapes, AnswerShapes::Mixed);
+            assert!(!cfg.simulator.one_session);
+            jail.set_env("SIMROTOR_SIMULATOR__SHAPES", "legacy");
+            assert_eq!(load(None).unwrap().simulator.shapes, AnswerShapes::Legacy);
+            Ok(())
+        });
+        let err = error_for("[simulator]\nshapes = \"fake\"\n");
+        assert!(err.contains("shapes") && err.contains("fake"), "{err}");
+        assert_eq!("Legacy".parse(), Ok(AnswerShapes::Legacy));
+        let err = "envelope".parse::<AnswerShapes>().unwrap_err();
+        assert!(err.contains("real, legacy, mixed"), "{err}");
     }
 
     #[test]

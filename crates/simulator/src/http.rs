@@ -1,7 +1,7 @@
 //! The HTTP face of the simulated servers: the slot API as the operator's servers speak it
-//! (GET, query parameters, the `{"req": …, "res": …}` envelope, `token_location3` in plain text),
-//! the faults applied around each call, and the `/_sim/…` pages a test or the operator reads
-//! (never faulted).
+//! (GET, query parameters; the bodies come shaped from the world, see `shapes`), the faults
+//! applied around each call, and the `/_sim/…` pages a test or the operator reads (never
+//! faulted).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -14,8 +14,9 @@ use simrotor_domain::Msisdn;
 use tokio::sync::mpsc;
 
 use crate::faults;
+use crate::shapes::{self, Reply};
 use crate::sms::Sms;
-use crate::world::{Call, Params, Reply, World};
+use crate::world::{Call, Params, World};
 
 /// What every worker of every port shares.
 #[derive(Debug)]
@@ -74,8 +75,7 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
     let params = match query(&req) {
         Ok(params) => params,
         Err(err) => {
-            let body = json!({"req": {}, "res": {"status": "1", "code": "400",
-                "message": format!("Parameter tidak valid: {err}")}});
+            let body = shapes::unreadable_query(format!("Parameter tidak valid: {err}"));
             return HttpResponse::BadRequest()
                 .content_type(JSON)
                 .body(body.to_string());
@@ -98,9 +98,9 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
         return faults::lost();
     }
     let (status, content_type, body) = match outcome.reply {
-        Reply::Json { http, res } => {
+        Reply::Json { http, body } => {
             let status = StatusCode::from_u16(http).unwrap_or(StatusCode::OK);
-            let body = json!({"req": params.echo(), "res": res}).to_string();
+            let body = body.to_string();
             let body = if draw.malformed {
                 tracing::debug!(port, ?call, "A simulated server cuts a JSON answer short.");
                 faults::cut_short(body.as_bytes())

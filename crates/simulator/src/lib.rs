@@ -10,29 +10,66 @@
 //!
 //! # Answers
 //! Every call is `GET` with query parameters; `username` in any form [`Msisdn::parse`] accepts.
-//! JSON answers are `{"req": {query, pin and otp masked as "****"}, "res": {…}}`. Success
-//! carries `"status": "0"`, `"code": "200"` and `"message"`; a refusal `"status": "1"`, a
-//! `code` and an Indonesian `message`, with HTTP 200 (HTTP 400 for a missing or malformed
-//! parameter, including a bad `username`).
+//! A missing or malformed parameter (including a bad `username`) is HTTP 400 with the legacy
+//! refusal `{"req": …, "res": {"status": "1", "code": "400", "message": …}}` in every shape;
+//! every other answer is HTTP 200. `simulator.shapes` ([`AnswerShapes`]) picks the bodies:
+//! `real` (the default) as the operator's servers answer (`contract/slot-api.md`; the tests hold
+//! each to the contract's example in `tests/fixtures/real/`), `legacy` the simulator's earlier
+//! single envelope, `mixed` a seeded draw between the two for each answer. `req` always echoes
+//! the query with `pin` and `otp` masked as `"****"`.
+//!
+//! **Real.** The myim3 calls are not wrapped: success `{"status": "0", "code": "00000",
+//! "message", "transid", "data": {"status": "true", …}}`, refusal `{"status": "1", "code":
+//! "99999", "message", "transid"}`. The upoint calls are wrapped: success `res.status "200"`,
+//! `status_msg "success"`; refusal `res.status "400"` (`"404"` unknown trx, `"401"` not logged
+//! in), `status_msg "failed"`, `res.message`.
+//!
+//! | call | success | refusals (message) |
+//! |---|---|---|
+//! | `/otp?username&pin` | myim3, `message "OTP_SENT"`, `data.transid` | myim3: "…diblokir…", "PIN salah", "Perangkat sedang digunakan oleh nomor lain…" (`one_session`) |
+//! | `/verifyOtp?username&otp` | myim3, `message "success"`, `data.tokenid` (a JWT, `eyJ…`) | myim3: "Kode OTP salah", "Kode OTP kadaluarsa…", "Silakan minta kode OTP…" |
+//! | `/balance_pulsa?username` | `{"req", "res": {"cardactiveuntil": "02 Mar 2027", "balance": "5604", "graceperioduntil": "01 May 2027", "expires": "Berlaku hingga 02 Mar 27"}}` (no status, as seen) | |
+//! | `/token_location3?username` | a JWT as a `text/plain` body | |
+//! | `/list_idv?username` | not wrapped: `{"status": "200", "status_msg": "success", "data": {"product_group": {"product_type": "reseller", …}, "product_list": [{"id": 650, "name", "lower_price": "100000", …}], "identifier": {"device_id": 16 hex, "mobile_number": "62…", …}, …}}` (`id` an integer when the configured id is all digits) | non-reseller `{"status": "401", "status_msg": "Unauthorized", "message": "Anda bukan Reseller, …"}` (as seen) |
+//! | `/trx_idv?username&product_id&email&limit_harga` | upoint, `data: {trx_id, t_id (32 hex each), is_success: 2}`: **not** final, ask `/status_idv` | upoint: "pulsa tidak cukup", "melebihi limit_harga", "tidak ditemukan"; non-reseller as above inside `res` |
+//! | `/otp_idv?username&otp` | upoint, `message "success"` | upoint: "Invalid OTP", "OTP expired, silakan ulangi transaksi", "Tidak ada transaksi yang menunggu OTP", "Transaksi gagal: pulsa tidak cukup…" |
+//! | `/status_idv?username&trx_id` | upoint, `data: {trx_id, is_success: 1 (processing) or 2 (final), voucher: null or 16 upper-case alphanumerics}` (2 with `null`: suspect) | upoint 404 "Transaksi tidak ditemukan"; failed after its OTP: 400 "Transaksi gagal: …" with `data.is_success: 3` |
+//! | `/logout?username` | `{"req", "res": {"status": "0", "code": "00000", "message": "success"}}` | |
+//!
+//! Not logged in (or the token expired), text "Sesi tidak berlaku (token expired), silakan login
+//! kembali": upoint `res.status "401"`; `/list_idv` `{"status": "401", "status_msg":
+//! "Unauthorized", …}`; `/balance_pulsa`, `/token_location3`, `/logout` `{"req", "res":
+//! {"status": "401", "message"}}` (never seen: a guess).
+//!
+//! **Legacy.** Every JSON answer is `{"req", "res"}`; success `res` carries `"status": "0"`,
+//! `"code": "200"` and a `message`, a refusal `"status": "1"`, a `code` and an Indonesian
+//! `message`.
 //!
 //! | call | success `res` | refusals (`res.message` contains) |
 //! |---|---|---|
-//! | `/otp?username&pin` | ack | "diblokir" (blocked), "PIN salah" |
-//! | `/verifyOtp?username&otp` | `data.token_login` | "Kode OTP salah", "Kode OTP kadaluarsa", "minta kode OTP" (none pending) |
-//! | `/balance_pulsa?username` | `{"cardactiveuntil": "02 Mar 2027", "balance": "5604", "graceperioduntil": "01 May 2027", "expires": "Berlaku hingga 02 Mar 27"}` (no status, as seen) | |
-//! | `/token_location3?username` | the token as a `text/plain` body | |
-//! | `/list_idv?username` | `data.products: [{product_id, name, price}]` (price an integer), `data.identifier.device_id` | non-reseller: `{"status": "401", "status_msg": "Unauthorized", "message": "Anda bukan Reseller, …"}` |
-//! | `/trx_idv?username&product_id&email&limit_harga` | `data.trx_id`, `data.t_id` (strings), `data.is_success: 1` | "pulsa tidak cukup", "melebihi limit_harga", "tidak ditemukan" (product), non-reseller as above |
-//! | `/otp_idv?username&otp` | ack with `data` of the purchase | "Kode OTP salah", "Kode OTP kadaluarsa", "Tidak ada transaksi yang menunggu OTP" |
-//! | `/status_idv?username&trx_id` | `data.is_success`: 1 processing (no `voucher`), 2 done with `data.voucher` a string, or `null` when done without one (suspect) | "Transaksi tidak ditemukan"; a purchase failed after its OTP: status "1", `data.is_success: 3` |
-//! | `/logout?username` | ack | |
+//! | `/otp` | ack | "diblokir" (blocked), "PIN salah", "sedang digunakan oleh nomor lain" |
+//! | `/verifyOtp` | `data.token_login` | "Kode OTP salah", "Kode OTP kadaluarsa", "minta kode OTP" (none pending) |
+//! | `/balance_pulsa` | as real | |
+//! | `/token_location3` | the token (hex) as a `text/plain` body | |
+//! | `/list_idv` | `data.products: [{product_id, name, price}]` (price an integer), `data.identifier.device_id` | non-reseller as real, inside `res` |
+//! | `/trx_idv` | `data.trx_id`, `data.t_id` (strings), `data.is_success: 1` | "pulsa tidak cukup", "melebihi limit_harga", "tidak ditemukan" (product), non-reseller |
+//! | `/otp_idv` | ack with `data` of the purchase | "Kode OTP salah", "Kode OTP kadaluarsa", "Tidak ada transaksi yang menunggu OTP" |
+//! | `/status_idv` | `data.is_success`: 1 processing (no `voucher`), 2 done with `data.voucher` a string (`VC-XXXX-XXXX-XXXX`), or `null` when done without one (suspect) | "Transaksi tidak ditemukan"; a purchase failed after its OTP: status "1", `data.is_success: 3` |
+//! | `/logout` | ack | |
 //!
+//! Not logged in: `{"status": "1", "code": "401", "message": "… (token expired) …"}`.
+//!
+//! Identifiers follow the real formats unless `shapes = "legacy"`, which keeps the earlier ones
+//! (`IDV…` trx ids, 9-digit `t_id`s, hex tokens, `VC-…` vouchers).
+//!
+//! # Behaviour
 //! Every call but `/otp` and `/verifyOtp` needs the number logged in on that server with a
-//! live token; otherwise `{"status": "1", "code": "401", "message": "… (token expired) …"}`.
-//! `/otp` for another number replaces the server's session, as one machine holds one SIM.
+//! live token. One machine holds one SIM: with `one_session` (the default) a server holding a
+//! number's live login refuses `/otp` for another number until that one logs out or its token
+//! expires; without it, `/otp` for another number replaces the server's session.
 //! A transaction OTP (switch `transaction_otp`) is asked on a number's first purchase on a
-//! server whose device it has not used: `trx_idv` answers `is_success: 1`, nothing is debited
-//! until `/otp_idv` brings the code from the SMS, and `status_idv` answers 1 meanwhile.
+//! server whose device it has not used: nothing is debited until `/otp_idv` brings the code
+//! from the SMS, and `status_idv` answers 1 meanwhile.
 //!
 //! The `/_sim` pages, never faulted: `GET /_sim/sms[?username=…]` lists the SMS sent (all, or
 //! one number's), latest first, each as the forwarder posts it ([`Sms`]); `GET /_sim/ledger`
@@ -41,6 +78,7 @@
 mod faults;
 mod http;
 mod profile;
+mod shapes;
 mod sms;
 mod world;
 
@@ -58,7 +96,7 @@ use simrotor_domain::{Msisdn, Rupiah};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use profile::{NumberProfile, device_id};
-pub use simrotor_config::{SimProduct, SimulatorConfig, SimulatorFaults};
+pub use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig, SimulatorFaults};
 pub use sms::{FORWARD_TIMEOUT, Sms};
 pub use world::LedgerEntry;
 

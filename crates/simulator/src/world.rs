@@ -6,6 +6,10 @@
 //! call is a synchronous step under one lock taking `now` from outside, so the rules (expiry,
 //! debit, polls) are tested here without sockets or sleeps, and a debit and its ledger entry can
 //! never be seen apart.
+//!
+//! The rules answer in no shape: each call ends in an [`Answer`] (what happened), and
+//! [`World::call`] has it rendered in the shape of this answer (`shapes` knob) by
+//! [`shapes::render`], the only place that knows what a real or legacy body looks like.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -15,12 +19,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use simrotor_config::{SimProduct, SimulatorConfig};
+use serde_json::Value;
+use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig};
 use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
 
 use crate::faults::Draw;
 use crate::profile::{NumberProfile, device_id};
+use crate::shapes::{
+    self, Answer, Balance, Kind, LOCATION_JWT_HEADER, LOGIN_JWT_HEADER, NOT_RESELLER, Progress,
+    Refusal, Reply, Shape, TOKEN_EXPIRED, TrxRef,
+};
 use crate::sms::{self, Sms};
 
 /// One executed purchase: what the server really did, for tests to hold a database against.
@@ -118,13 +126,7 @@ impl Params {
     }
 }
 
-/// What the server answers: a JSON `res` (wrapped in the envelope by the HTTP layer) or text.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Reply {
-    Json { http: u16, res: Value },
-    Text(String),
-}
-
+/// A call's answer in its shape, and what else it did.
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub reply: Reply,
@@ -134,47 +136,42 @@ pub(crate) struct Outcome {
     pub purchased: bool,
 }
 
-impl Outcome {
-    fn answer(http: u16, res: Value) -> Self {
+/// What a rule decided, before the answer gets its shape.
+#[derive(Debug)]
+struct Step {
+    answer: Answer,
+    sms: Option<Sms>,
+    purchased: bool,
+}
+
+impl Step {
+    fn answer(answer: Answer) -> Self {
         Self {
-            reply: Reply::Json { http, res },
+            answer,
             sms: None,
             purchased: false,
         }
     }
-}
 
-fn ok(message: &str, data: Option<Value>) -> Value {
-    let mut res = json!({"status": "0", "code": "200", "message": message});
-    if let Some(data) = data {
-        res["data"] = data;
+    fn refused(kind: Kind, message: impl Into<String>) -> Self {
+        Self::answer(Answer::refused(kind, message))
     }
-    res
 }
 
-fn refusal(code: &str, message: impl Into<String>) -> Value {
-    json!({"status": "1", "code": code, "message": message.into()})
+fn bad_request(message: impl Into<String>) -> Step {
+    Step::refused(Kind::BadRequest, message)
 }
 
-fn bad_request(message: impl Into<String>) -> Outcome {
-    Outcome::answer(400, refusal("400", message))
+/// The number calling, from `username`; why not for a missing or malformed one.
+fn caller(params: &Params) -> Result<Msisdn, String> {
+    let Some(username) = params.get("username") else {
+        return Err("Parameter username wajib diisi".to_owned());
+    };
+    Msisdn::parse(username).map_err(|_| format!("Nomor tidak valid: {username}"))
 }
 
-/// The telco's answer when a number that is not a reseller opens the reseller pages.
-fn not_reseller() -> Value {
-    json!({
-        "status": "401",
-        "status_msg": "Unauthorized",
-        "message": "Anda bukan Reseller, tidak diperkenankan mengakses halaman ini",
-    })
-}
-
-fn token_expired() -> Value {
-    refusal(
-        "401",
-        "Sesi tidak berlaku (token expired), silakan login kembali",
-    )
-}
+const SESSION_BUSY: &str =
+    "Perangkat sedang digunakan oleh nomor lain, silakan logout terlebih dahulu";
 
 /// An OTP the telco waits for. `SecretString`: never in a Debug print.
 #[derive(Debug, Clone)]
@@ -242,8 +239,11 @@ struct Trx {
 }
 
 impl Trx {
-    fn data(&self, is_success: u8) -> Value {
-        json!({"trx_id": self.trx_id, "t_id": self.t_id, "is_success": is_success})
+    fn reference(&self) -> TrxRef {
+        TrxRef {
+            trx_id: self.trx_id.clone(),
+            t_id: self.t_id.clone(),
+        }
     }
 }
 
@@ -258,9 +258,17 @@ struct Delivered {
 pub(crate) struct World {
     config: SimulatorConfig,
     rng: StdRng,
+    /// Ids follow the real servers' formats (32-hex trx ids, 16-character vouchers, JWT-looking
+    /// tokens) unless every answer is legacy, which keeps the simulator's earlier ones.
+    real_ids: bool,
     /// Trx ids start with the start time, so two runs never reuse one in the same database.
     trx_prefix: String,
+    /// The start time in nanoseconds: the first half of a real trx id.
+    started_nanos: u64,
     next_trx: u64,
+    /// myim3 transaction ids: the start time and a counter.
+    transid_prefix: String,
+    next_transid: u64,
     numbers: HashMap<Msisdn, Number>,
     slots: HashMap<u16, Slot>,
     trxs: HashMap<String, Trx>,
@@ -272,11 +280,19 @@ const VOUCHER_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 impl World {
     pub(crate) fn new(config: SimulatorConfig, started: DateTime<Utc>) -> Self {
+        let started_nanos = started
+            .timestamp_nanos_opt()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or_else(|| u64::try_from(started.timestamp_micros()).unwrap_or_default());
         Self {
             rng: StdRng::seed_from_u64(config.seed),
+            real_ids: config.shapes != AnswerShapes::Legacy,
             config,
             trx_prefix: started.format("IDV%y%m%d%H%M%S").to_string(),
+            started_nanos,
             next_trx: 0,
+            transid_prefix: started.format("MIM%y%m%d%H%M%S").to_string(),
+            next_transid: 0,
             numbers: HashMap::new(),
             slots: HashMap::new(),
             trxs: HashMap::new(),
@@ -372,6 +388,33 @@ impl World {
         format!("{:032x}", self.rng.random::<u128>())
     }
 
+    /// A JWT-looking token: `header`, an empty claim set, a random signature.
+    fn jwt(&mut self, header: &str) -> String {
+        format!("{header}.e30.{}{}", self.token(), self.token())
+    }
+
+    /// The shape of the next answer: the configured one, or a seeded draw when `mixed`.
+    fn shape(&mut self) -> Shape {
+        match self.config.shapes {
+            AnswerShapes::Real => Shape::Real,
+            AnswerShapes::Legacy => Shape::Legacy,
+            AnswerShapes::Mixed if self.rng.random_bool(0.5) => Shape::Real,
+            AnswerShapes::Mixed => Shape::Legacy,
+        }
+    }
+
+    fn transid(&mut self) -> String {
+        self.next_transid += 1;
+        format!("{}{:06}", self.transid_prefix, self.next_transid)
+    }
+
+    /// The number holding a live login (verified, token not expired) on `port`, if any.
+    fn holder(&self, port: u16, now: Instant) -> Option<&Msisdn> {
+        let session = self.slots.get(&port)?.session.as_ref()?;
+        let login = session.login.as_ref()?;
+        (now <= login.expires_at).then_some(&session.msisdn)
+    }
+
     fn send_sms(
         &mut self,
         msisdn: &Msisdn,
@@ -392,8 +435,9 @@ impl World {
         sms
     }
 
-    /// Runs one call on the server at `port`. `lose_answer`: when the call executes a purchase,
-    /// the ledger records that its answer will not reach the caller.
+    /// Runs one call on the server at `port` and renders its answer in this answer's shape.
+    /// `lose_answer`: when the call executes a purchase, the ledger records that its answer will
+    /// not reach the caller.
     pub(crate) fn call(
         &mut self,
         port: u16,
@@ -403,30 +447,39 @@ impl World {
         wall: DateTime<Utc>,
         lose_answer: bool,
     ) -> Outcome {
-        let Some(username) = params.get("username") else {
-            return bad_request("Parameter username wajib diisi");
+        let step = match caller(params) {
+            Err(why) => bad_request(why),
+            Ok(msisdn) => {
+                let msisdn = &msisdn;
+                match call {
+                    Call::Otp => self.otp(port, msisdn, params, now, wall),
+                    Call::VerifyOtp => self.verify_otp(port, msisdn, params, now),
+                    Call::Balance => {
+                        self.logged_in(port, msisdn, now, |w, _| w.balance(msisdn, wall))
+                    }
+                    Call::TokenLocation => self.logged_in(port, msisdn, now, |_, login| {
+                        Step::answer(Answer::LocationToken(login.token_location.clone()))
+                    }),
+                    Call::ListIdv => {
+                        self.logged_in(port, msisdn, now, |w, _| w.list_idv(port, msisdn))
+                    }
+                    Call::TrxIdv => self.trx_idv(port, msisdn, params, now, wall, lose_answer),
+                    Call::OtpIdv => self.otp_idv(port, msisdn, params, now, wall),
+                    Call::StatusIdv => self.status_idv(port, msisdn, params, now),
+                    Call::Logout => self.logged_in(port, msisdn, now, |w, _| {
+                        w.slot(port).session = None;
+                        tracing::info!(msisdn = %msisdn, port, "A number logged out of a simulated server.");
+                        Step::answer(Answer::LoggedOut)
+                    }),
+                }
+            }
         };
-        let Ok(msisdn) = Msisdn::parse(username) else {
-            return bad_request(format!("Nomor tidak valid: {username}"));
-        };
-        match call {
-            Call::Otp => self.otp(port, &msisdn, params, now, wall),
-            Call::VerifyOtp => self.verify_otp(port, &msisdn, params, now),
-            Call::Balance => self.logged_in(port, &msisdn, now, |w, _| w.balance(&msisdn, wall)),
-            Call::TokenLocation => self.logged_in(port, &msisdn, now, |_, login| Outcome {
-                reply: Reply::Text(login.token_location.expose_secret().to_owned()),
-                sms: None,
-                purchased: false,
-            }),
-            Call::ListIdv => self.logged_in(port, &msisdn, now, |w, _| w.list_idv(port, &msisdn)),
-            Call::TrxIdv => self.trx_idv(port, &msisdn, params, now, wall, lose_answer),
-            Call::OtpIdv => self.otp_idv(port, &msisdn, params, now, wall),
-            Call::StatusIdv => self.status_idv(port, &msisdn, params, now),
-            Call::Logout => self.logged_in(port, &msisdn, now, |w, _| {
-                w.slot(port).session = None;
-                tracing::info!(msisdn = %msisdn, port, "A number logged out of a simulated server.");
-                Outcome::answer(200, ok("Logout berhasil", None))
-            }),
+        let shape = self.shape();
+        let transid = self.transid();
+        Outcome {
+            reply: shapes::render(shape, call, params, &transid, &step.answer),
+            sms: step.sms,
+            purchased: step.purchased,
         }
     }
 
@@ -436,8 +489,8 @@ impl World {
         port: u16,
         msisdn: &Msisdn,
         now: Instant,
-        then: impl FnOnce(&mut Self, &Login) -> Outcome,
-    ) -> Outcome {
+        then: impl FnOnce(&mut Self, &Login) -> Step,
+    ) -> Step {
         let login = self.slot(port).session.as_mut().and_then(|s| {
             if &s.msisdn != msisdn {
                 return None;
@@ -447,7 +500,7 @@ impl World {
         });
         match login {
             Some(login) => then(self, &login),
-            None => Outcome::answer(200, token_expired()),
+            None => Step::refused(Kind::NotLoggedIn, TOKEN_EXPIRED),
         }
     }
 
@@ -458,27 +511,28 @@ impl World {
         params: &Params,
         now: Instant,
         wall: DateTime<Utc>,
-    ) -> Outcome {
+    ) -> Step {
         let Some(pin) = params.get("pin") else {
             return bad_request("Parameter pin wajib diisi");
         };
+        // One machine holds one SIM: it will not start another number's login over a live one.
+        if self.config.one_session && self.holder(port, now).is_some_and(|held| held != msisdn) {
+            return Step::refused(Kind::SessionBusy, SESSION_BUSY);
+        }
         let configured = self.config.pin.as_ref().map(|p| p.0.clone());
         let number = self.number(msisdn);
         if number.profile.blocked {
-            return Outcome::answer(
-                200,
-                refusal(
-                    "403",
-                    "Nomor Anda diblokir, silakan hubungi layanan pelanggan",
-                ),
+            return Step::refused(
+                Kind::Blocked,
+                "Nomor Anda diblokir, silakan hubungi layanan pelanggan",
             );
         }
         let Ok(pin) = Pin::parse(pin) else {
-            return Outcome::answer(200, refusal("401", "PIN salah"));
+            return Step::refused(Kind::WrongPin, "PIN salah");
         };
         match configured.as_ref().or(number.pin.as_ref()) {
             Some(expected) if *expected != pin => {
-                return Outcome::answer(200, refusal("401", "PIN salah"));
+                return Step::refused(Kind::WrongPin, "PIN salah");
             }
             Some(_) => {}
             None => number.pin = Some(pin),
@@ -494,17 +548,13 @@ impl World {
             login: None,
         });
         let sms = self.send_sms(msisdn, sms::login_text(&code), code, wall);
-        Outcome {
-            reply: Reply::Json {
-                http: 200,
-                res: ok("Kode OTP telah dikirim ke nomor Anda", None),
-            },
+        Step {
             sms: Some(sms),
-            purchased: false,
+            ..Step::answer(Answer::OtpSent)
         }
     }
 
-    fn verify_otp(&mut self, port: u16, msisdn: &Msisdn, params: &Params, now: Instant) -> Outcome {
+    fn verify_otp(&mut self, port: u16, msisdn: &Msisdn, params: &Params, now: Instant) -> Step {
         let Some(given) = params.get("otp") else {
             return bad_request("Parameter otp wajib diisi");
         };
@@ -515,22 +565,23 @@ impl World {
             .filter(|s| &s.msisdn == msisdn)
             .and_then(|s| s.otp.clone());
         let Some(pending) = pending else {
-            return Outcome::answer(
-                200,
-                refusal("401", "Silakan minta kode OTP terlebih dahulu"),
-            );
+            return Step::refused(Kind::NoOtpPending, "Silakan minta kode OTP terlebih dahulu");
         };
         if now > pending.expires_at {
-            return Outcome::answer(
-                200,
-                refusal("401", "Kode OTP kadaluarsa, silakan minta kode baru"),
+            return Step::refused(
+                Kind::OtpExpired,
+                "Kode OTP kadaluarsa, silakan minta kode baru",
             );
         }
         if !pending.matches(given) {
-            return Outcome::answer(200, refusal("401", "Kode OTP salah"));
+            return Step::refused(Kind::OtpWrong, "Kode OTP salah");
         }
-        let token_login = self.token();
-        let token_location = format!("{}{}", self.token(), self.token());
+        let (token_login, token_location) = if self.real_ids {
+            (self.jwt(LOGIN_JWT_HEADER), self.jwt(LOCATION_JWT_HEADER))
+        } else {
+            let login = self.token();
+            (login, format!("{}{}", self.token(), self.token()))
+        };
         let expires_at = now + self.config.token_ttl;
         if let Some(session) = self.slot(port).session.as_mut() {
             session.otp = None;
@@ -540,49 +591,34 @@ impl World {
             });
         }
         tracing::info!(msisdn = %msisdn, port, "A number logged in to a simulated server.");
-        Outcome::answer(
-            200,
-            ok("Login berhasil", Some(json!({"token_login": token_login}))),
-        )
+        Step::answer(Answer::LoggedIn {
+            token: token_login.into(),
+        })
     }
 
-    fn balance(&mut self, msisdn: &Msisdn, wall: DateTime<Utc>) -> Outcome {
+    fn balance(&mut self, msisdn: &Msisdn, wall: DateTime<Utc>) -> Step {
         let number = self.number(msisdn);
         let today = wall.date_naive();
         let active = today
             .checked_add_days(Days::new(u64::from(number.profile.active_days)))
             .unwrap_or(today);
         let grace = active.checked_add_days(Days::new(60)).unwrap_or(active);
-        // The shape seen from the operator's servers: no status, only these four fields.
-        Outcome::answer(
-            200,
-            json!({
-                "cardactiveuntil": active.format("%d %b %Y").to_string(),
-                "balance": number.pulsa.get().to_string(),
-                "graceperioduntil": grace.format("%d %b %Y").to_string(),
-                "expires": format!("Berlaku hingga {}", active.format("%d %b %y")),
-            }),
-        )
+        Step::answer(Answer::Balance(Balance {
+            pulsa: number.pulsa,
+            active_until: active,
+            grace_until: grace,
+        }))
     }
 
-    fn list_idv(&mut self, port: u16, msisdn: &Msisdn) -> Outcome {
+    fn list_idv(&mut self, port: u16, msisdn: &Msisdn) -> Step {
         if !self.number(msisdn).profile.reseller {
-            return Outcome::answer(200, not_reseller());
+            return Step::refused(Kind::NotReseller, NOT_RESELLER);
         }
-        let products: Vec<Value> = self
-            .config
-            .products
-            .iter()
-            .map(|p| json!({"product_id": p.id, "name": p.name, "price": p.price.get()}))
-            .collect();
-        let device_id = self.slot(port).device_id.clone();
-        Outcome::answer(
-            200,
-            ok(
-                "Sukses",
-                Some(json!({"products": products, "identifier": {"device_id": device_id}})),
-            ),
-        )
+        Step::answer(Answer::Products {
+            msisdn: msisdn.clone(),
+            device_id: self.slot(port).device_id.clone(),
+            products: self.config.products.clone(),
+        })
     }
 
     fn trx_idv(
@@ -593,7 +629,7 @@ impl World {
         now: Instant,
         wall: DateTime<Utc>,
         lose_answer: bool,
-    ) -> Outcome {
+    ) -> Step {
         let (Some(product_id), Some(email), Some(limit)) = (
             params.get("product_id"),
             params.get("email"),
@@ -625,7 +661,7 @@ impl World {
         now: Instant,
         wall: DateTime<Utc>,
         lose_answer: bool,
-    ) -> Outcome {
+    ) -> Step {
         let Order {
             product_id,
             email,
@@ -640,48 +676,49 @@ impl World {
             .find(|p| p.id == product_id)
             .cloned()
         else {
-            return Outcome::answer(
-                200,
-                refusal("404", format!("Produk {product_id} tidak ditemukan")),
+            return Step::refused(
+                Kind::UnknownProduct,
+                format!("Produk {product_id} tidak ditemukan"),
             );
         };
         let device_id = self.slot(port).device_id.clone();
         let number = self.number(msisdn);
         if !number.profile.reseller {
-            return Outcome::answer(200, not_reseller());
+            return Step::refused(Kind::NotReseller, NOT_RESELLER);
         }
         if product.price > limit {
-            return Outcome::answer(
-                200,
-                refusal(
-                    "409",
-                    format!(
-                        "Transaksi gagal: harga produk {} melebihi limit_harga {}",
-                        product.price, limit
-                    ),
+            return Step::refused(
+                Kind::AboveLimit,
+                format!(
+                    "Transaksi gagal: harga produk {} melebihi limit_harga {}",
+                    product.price, limit
                 ),
             );
         }
         if number.pulsa < product.price {
-            return Outcome::answer(
-                200,
-                refusal(
-                    "402",
-                    format!(
-                        "Transaksi gagal: pulsa tidak cukup (sisa {}, harga {})",
-                        number.pulsa, product.price
-                    ),
+            return Step::refused(
+                Kind::PulsaShort,
+                format!(
+                    "Transaksi gagal: pulsa tidak cukup (sisa {}, harga {})",
+                    number.pulsa, product.price
                 ),
             );
         }
         let needs_otp = transaction_otp && !number.devices.contains(&device_id);
         self.next_trx += 1;
         let created = self.next_trx;
-        let trx_id = format!("{}{:06}", self.trx_prefix, created);
-        let t_id = self
-            .rng
-            .random_range(100_000_000..1_000_000_000u64)
-            .to_string();
+        let (trx_id, t_id) = if self.real_ids {
+            (
+                format!("{:016x}{created:016x}", self.started_nanos),
+                format!("{:032x}", self.rng.random::<u128>()),
+            )
+        } else {
+            let t_id = self.rng.random_range(100_000_000..1_000_000_000u64);
+            (
+                format!("{}{:06}", self.trx_prefix, created),
+                t_id.to_string(),
+            )
+        };
         let otp = needs_otp.then(|| self.code(6));
         let state = match &otp {
             Some(code) => TrxState::AwaitingOtp(Code {
@@ -700,32 +737,27 @@ impl World {
             state,
             created,
         };
-        let data = trx.data(1);
+        let reference = trx.reference();
         self.trxs.insert(trx_id.clone(), trx);
         if let Some(code) = otp {
             let sms = self.send_sms(msisdn, sms::transaction_text(&code), code, wall);
-            return Outcome {
-                reply: Reply::Json {
-                    http: 200,
-                    res: ok(
-                        "Transaksi menunggu OTP, kode telah dikirim ke nomor Anda",
-                        Some(data),
-                    ),
-                },
+            return Step {
                 sms: Some(sms),
-                purchased: false,
+                ..Step::answer(Answer::TrxAccepted {
+                    trx: reference,
+                    awaiting_otp: true,
+                })
             };
         }
-        if let Err(res) = self.execute(&trx_id, &device_id, wall, lose_answer) {
-            return Outcome::answer(200, res);
+        if let Err(refusal) = self.execute(&trx_id, &device_id, wall, lose_answer) {
+            return Step::answer(Answer::Refused(refusal));
         }
-        Outcome {
-            reply: Reply::Json {
-                http: 200,
-                res: ok("Transaksi sedang diproses", Some(data)),
-            },
-            sms: None,
+        Step {
             purchased: true,
+            ..Step::answer(Answer::TrxAccepted {
+                trx: reference,
+                awaiting_otp: false,
+            })
         }
     }
 
@@ -737,11 +769,11 @@ impl World {
         device_id: &str,
         wall: DateTime<Utc>,
         answer_lost: bool,
-    ) -> Result<(), Value> {
+    ) -> Result<(), Refusal> {
         let suspect = self.rng.random_bool(self.config.suspect_rate);
         let voucher = (!suspect).then(|| self.voucher());
         let Some(trx) = self.trxs.get(trx_id) else {
-            return Err(refusal("404", "Transaksi tidak ditemukan"));
+            return Err(unknown_trx());
         };
         let (msisdn, price) = (trx.msisdn.clone(), trx.product.price);
         let number = self.number(&msisdn);
@@ -752,12 +784,15 @@ impl World {
             if let Some(trx) = self.trxs.get_mut(trx_id) {
                 trx.state = TrxState::Failed(message.clone());
             }
-            return Err(refusal("402", message));
+            return Err(Refusal {
+                kind: Kind::PulsaShort,
+                message,
+            });
         };
         number.pulsa = after;
         number.devices.insert(device_id.to_owned());
         let Some(trx) = self.trxs.get_mut(trx_id) else {
-            return Err(refusal("404", "Transaksi tidak ditemukan"));
+            return Err(unknown_trx());
         };
         trx.state = TrxState::Executed {
             voucher: voucher.clone(),
@@ -792,16 +827,19 @@ impl World {
         Ok(())
     }
 
+    /// Real: 16 upper-case alphanumerics. Legacy: `VC-XXXX-XXXX-XXXX`.
     fn voucher(&mut self) -> String {
-        let mut out = String::from("VC");
-        for _ in 0..3 {
-            out.push('-');
-            for _ in 0..4 {
-                let i = self.rng.random_range(0..VOUCHER_ALPHABET.len());
-                out.push(char::from(VOUCHER_ALPHABET[i]));
-            }
+        let rng = &mut self.rng;
+        let mut draw = |n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(VOUCHER_ALPHABET[rng.random_range(0..VOUCHER_ALPHABET.len())]))
+                .collect()
+        };
+        if self.real_ids {
+            draw(16)
+        } else {
+            format!("VC-{}-{}-{}", draw(4), draw(4), draw(4))
         }
-        out
     }
 
     fn otp_idv(
@@ -811,7 +849,7 @@ impl World {
         params: &Params,
         now: Instant,
         wall: DateTime<Utc>,
-    ) -> Outcome {
+    ) -> Step {
         let Some(given) = params.get("otp").map(str::to_owned) else {
             return bad_request("Parameter otp wajib diisi");
         };
@@ -826,84 +864,69 @@ impl World {
                         && matches!(t.state, TrxState::AwaitingOtp(_))
                 })
                 .max_by_key(|t| t.created)
-                .map(|t| (t.trx_id.clone(), t.data(1), t.awaiting_code()));
-            let Some((trx_id, data, Some(pending))) = waiting else {
-                return Outcome::answer(
-                    200,
-                    refusal("404", "Tidak ada transaksi yang menunggu OTP"),
+                .map(|t| (t.reference(), t.awaiting_code()));
+            let Some((trx, Some(pending))) = waiting else {
+                return Step::refused(
+                    Kind::NoTrxAwaitingOtp,
+                    "Tidak ada transaksi yang menunggu OTP",
                 );
             };
             if now > pending.expires_at {
-                return Outcome::answer(
-                    200,
-                    refusal("401", "Kode OTP kadaluarsa, silakan ulangi transaksi"),
+                return Step::refused(
+                    Kind::OtpExpired,
+                    "Kode OTP kadaluarsa, silakan ulangi transaksi",
                 );
             }
             if !pending.matches(&given) {
-                return Outcome::answer(200, refusal("401", "Kode OTP salah"));
+                return Step::refused(Kind::OtpWrong, "Kode OTP salah");
             }
             let device_id = w.slot(port).device_id.clone();
-            match w.execute(&trx_id, &device_id, wall, false) {
-                Ok(()) => Outcome {
-                    reply: Reply::Json {
-                        http: 200,
-                        res: ok("OTP transaksi benar, transaksi sedang diproses", Some(data)),
-                    },
-                    sms: None,
+            match w.execute(&trx.trx_id, &device_id, wall, false) {
+                Ok(()) => Step {
                     purchased: true,
+                    ..Step::answer(Answer::TrxOtpAccepted(trx))
                 },
-                Err(res) => Outcome::answer(200, res),
+                Err(refusal) => Step::answer(Answer::Refused(refusal)),
             }
         })
     }
 
-    fn status_idv(&mut self, port: u16, msisdn: &Msisdn, params: &Params, now: Instant) -> Outcome {
+    fn status_idv(&mut self, port: u16, msisdn: &Msisdn, params: &Params, now: Instant) -> Step {
         let Some(trx_id) = params.get("trx_id").map(str::to_owned) else {
             return bad_request("Parameter trx_id wajib diisi");
         };
         let status_polls = self.config.status_polls;
         self.logged_in(port, msisdn, now, |w, _| {
             let Some(trx) = w.trxs.get_mut(&trx_id).filter(|t| &t.msisdn == msisdn) else {
-                return Outcome::answer(200, refusal("404", "Transaksi tidak ditemukan"));
+                return Step::answer(Answer::Refused(unknown_trx()));
             };
-            let (trx_id, t_id) = (trx.trx_id.clone(), trx.t_id.clone());
-            let res = match &mut trx.state {
-                TrxState::Accepted | TrxState::AwaitingOtp(_) => ok(
-                    "Transaksi menunggu OTP",
-                    Some(json!({"trx_id": trx_id, "t_id": t_id, "is_success": 1})),
-                ),
-                TrxState::Failed(message) => {
-                    let mut res = refusal("402", message.clone());
-                    res["data"] = json!({"trx_id": trx_id, "t_id": t_id, "is_success": 3});
-                    res
-                }
+            let reference = trx.reference();
+            let progress = match &mut trx.state {
+                TrxState::Accepted | TrxState::AwaitingOtp(_) => Progress::AwaitingOtp,
+                TrxState::Failed(message) => Progress::Failed(message.clone()),
                 TrxState::Executed { voucher, polls } => {
                     *polls = polls.saturating_add(1);
                     if *polls <= status_polls {
-                        ok(
-                            "Transaksi sedang diproses",
-                            Some(json!({"trx_id": trx_id, "t_id": t_id, "is_success": 1})),
-                        )
+                        Progress::Processing
                     } else {
-                        let message = if voucher.is_some() {
-                            "Transaksi berhasil"
-                        } else {
-                            "Transaksi selesai"
-                        };
-                        ok(
-                            message,
-                            Some(json!({
-                                "trx_id": trx_id,
-                                "t_id": t_id,
-                                "is_success": 2,
-                                "voucher": voucher,
-                            })),
-                        )
+                        Progress::Done {
+                            voucher: voucher.clone(),
+                        }
                     }
                 }
             };
-            Outcome::answer(200, res)
+            Step::answer(Answer::TrxStatus {
+                trx: reference,
+                progress,
+            })
         })
+    }
+}
+
+fn unknown_trx() -> Refusal {
+    Refusal {
+        kind: Kind::UnknownTrx,
+        message: "Transaksi tidak ditemukan".to_owned(),
     }
 }
 
@@ -921,17 +944,32 @@ impl Trx {
 mod tests {
     use std::time::Duration;
 
+    use serde_json::json;
+
     use super::*;
 
     const PORT: u16 = 9900;
 
+    /// Legacy answers and the simulator's earlier catalogue, as these rules were written for.
     fn config() -> SimulatorConfig {
         SimulatorConfig {
             pulsa_min: Rupiah::new(27_000),
             pulsa_max: Rupiah::new(27_000),
             reseller_rate: 1.0,
             blocked_rate: 0.0,
+            shapes: AnswerShapes::Legacy,
+            products: vec![
+                SimProduct::new("VCR5", "Voucher Belanja 5.000", 5_000),
+                SimProduct::new("VCR10", "Voucher Belanja 10.000", 10_000),
+            ],
             ..SimulatorConfig::default()
+        }
+    }
+
+    fn real(config: SimulatorConfig) -> SimulatorConfig {
+        SimulatorConfig {
+            shapes: AnswerShapes::Real,
+            ..config
         }
     }
 
@@ -965,11 +1003,18 @@ mod tests {
             )
         }
 
-        fn res(&mut self, call: Call, pairs: &[(&str, &str)]) -> Value {
+        /// The whole JSON body.
+        fn body(&mut self, call: Call, pairs: &[(&str, &str)]) -> Value {
             match self.call(call, pairs).reply {
-                Reply::Json { res, .. } => res,
+                Reply::Json { body, .. } => body,
                 Reply::Text(t) => panic!("text answer {t:?}"),
             }
+        }
+
+        /// `res` of an enveloped answer, the body itself of an unwrapped one.
+        fn res(&mut self, call: Call, pairs: &[(&str, &str)]) -> Value {
+            let body = self.body(call, pairs);
+            body.get("res").cloned().unwrap_or(body)
         }
 
         fn login(&mut self) {
@@ -977,6 +1022,10 @@ mod tests {
             let code = self.world.latest_code(&self.msisdn).unwrap();
             let res = self.res(Call::VerifyOtp, &[("otp", &code)]);
             assert_eq!(res["status"], "0", "{res}");
+        }
+
+        fn as_number(&mut self, local: &str) {
+            self.msisdn = Msisdn::parse(local).unwrap();
         }
 
         fn buy(&mut self, product: &str) -> Value {
@@ -1106,6 +1155,98 @@ mod tests {
             Rupiah::new(27_000),
             "the telco remembers"
         );
+    }
+
+    const OTHER: &str = "081298765432";
+    const HOLDER: &str = "081234567890";
+
+    #[test]
+    fn with_one_session_a_live_login_keeps_another_number_out_until_logout_or_expiry() {
+        let mut b = Bench::new(real(config()));
+        b.login();
+        b.as_number(OTHER);
+        let busy = b.body(Call::Otp, &[("pin", "1234")]);
+        let transid = busy["transid"].as_str().unwrap();
+        assert_eq!(
+            busy,
+            json!({"status": "1", "code": "99999", "message": SESSION_BUSY, "transid": transid})
+        );
+        assert!(b.world.sms(Some(&b.msisdn)).is_empty(), "no OTP went out");
+        // The holder itself may ask again; that is no other number.
+        b.as_number(HOLDER);
+        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
+        b.login();
+        assert_eq!(b.res(Call::Logout, &[])["status"], "0");
+        b.as_number(OTHER);
+        b.login();
+
+        // The other number's token expires: the server is free again.
+        b.later(Duration::from_secs(3600));
+        b.as_number(HOLDER);
+        assert_eq!(
+            b.res(Call::Otp, &[("pin", "1234")])["message"],
+            SESSION_BUSY
+        );
+        b.later(Duration::from_millis(1));
+        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
+
+        let mut legacy = Bench::new(config());
+        legacy.login();
+        legacy.as_number(OTHER);
+        let res = legacy.res(Call::Otp, &[("pin", "1234")]);
+        assert_eq!(
+            (res["status"].as_str(), res["message"].as_str()),
+            (Some("1"), Some(SESSION_BUSY))
+        );
+    }
+
+    #[test]
+    fn without_one_session_another_numbers_otp_replaces_the_session() {
+        let mut b = Bench::new(SimulatorConfig {
+            one_session: false,
+            ..real(config())
+        });
+        b.login();
+        b.as_number(OTHER);
+        let ack = b.body(Call::Otp, &[("pin", "1234")]);
+        assert_eq!(
+            (ack["status"].as_str(), ack["message"].as_str()),
+            (Some("0"), Some("OTP_SENT"))
+        );
+        b.as_number(HOLDER);
+        let out = b.res(Call::Balance, &[]);
+        assert_eq!(out["message"], TOKEN_EXPIRED, "{out}");
+    }
+
+    /// Whether each of `n` `/otp` answers came enveloped (legacy) or not (real).
+    fn shapes_seen(seed: u64, n: usize) -> Vec<bool> {
+        let mut b = Bench::new(SimulatorConfig {
+            seed,
+            shapes: AnswerShapes::Mixed,
+            ..config()
+        });
+        (0..n)
+            .map(|_| {
+                let body = b.body(Call::Otp, &[("pin", "1234")]);
+                let legacy = body.get("res").is_some();
+                let status = if legacy {
+                    &body["res"]["status"]
+                } else {
+                    &body["status"]
+                };
+                assert_eq!(status, "0", "{body}");
+                legacy
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mixed_answers_in_both_shapes_and_repeats_by_seed() {
+        let seen = shapes_seen(7, 200);
+        let legacy = seen.iter().filter(|l| **l).count();
+        assert!((50..=150).contains(&legacy), "{legacy} of 200 legacy");
+        assert_eq!(shapes_seen(7, 200), seen, "the same seed, the same shapes");
+        assert_ne!(shapes_seen(8, 200), seen);
     }
 
     #[test]

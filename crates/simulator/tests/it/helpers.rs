@@ -5,16 +5,31 @@ use std::time::Duration;
 
 use serde_json::Value;
 use simrotor_domain::{Msisdn, Rupiah};
-use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+use simrotor_simulator::{AnswerShapes, SimProduct, Simulator, SimulatorConfig, SimulatorHandle};
 
-/// A config where every number is a reseller, none is blocked, and each starts with 27,000.
-pub fn config() -> SimulatorConfig {
+/// Every number is a reseller, none is blocked, and each starts with 27,000; the default
+/// (real) shapes and catalogue.
+pub fn real_config() -> SimulatorConfig {
     SimulatorConfig {
         pulsa_min: Rupiah::new(27_000),
         pulsa_max: Rupiah::new(27_000),
         reseller_rate: 1.0,
         blocked_rate: 0.0,
         ..SimulatorConfig::default()
+    }
+}
+
+/// As [`real_config`], with the legacy shapes and the simulator's earlier catalogue (`VCR5`,
+/// `VCR10`, `VCR25`), which most topics' tests were written against.
+pub fn config() -> SimulatorConfig {
+    SimulatorConfig {
+        shapes: AnswerShapes::Legacy,
+        products: vec![
+            SimProduct::new("VCR5", "Voucher Belanja 5.000", 5_000),
+            SimProduct::new("VCR10", "Voucher Belanja 10.000", 10_000),
+            SimProduct::new("VCR25", "Voucher Belanja 25.000", 25_000),
+        ],
+        ..real_config()
     }
 }
 
@@ -57,6 +72,12 @@ impl Answer {
     /// The telco's answer inside the envelope.
     pub fn res(&self) -> Value {
         self.json()["res"].clone()
+    }
+
+    /// `res` when the answer is enveloped, the whole body otherwise (as a tolerant client reads).
+    pub fn payload(&self) -> Value {
+        let body = self.json();
+        body.get("res").cloned().unwrap_or(body)
     }
 
     pub fn message(&self) -> String {
@@ -142,18 +163,21 @@ impl Sim {
         self.get(server, path, &query).await
     }
 
-    /// `/otp` then `/verifyOtp` with the code from the SMS; returns `token_login`.
+    /// `/otp` then `/verifyOtp` with the code from the SMS, in either shape; returns the login
+    /// token (legacy `data.token_login`, real `data.tokenid`).
     pub async fn login(&self, server: usize, msisdn: &Msisdn) -> String {
         let ack = self.call(server, "/otp", msisdn, &[("pin", "1234")]).await;
-        assert_eq!(ack.res()["status"], "0", "{ack:?}");
+        assert_eq!(ack.payload()["status"], "0", "{ack:?}");
         let code = self.handle.latest_otp(msisdn).unwrap();
         let verified = self
             .call(server, "/verifyOtp", msisdn, &[("otp", &code)])
             .await;
-        assert_eq!(verified.res()["status"], "0", "{verified:?}");
-        verified.res()["data"]["token_login"]
+        let data = &verified.payload()["data"];
+        assert_eq!(verified.payload()["status"], "0", "{verified:?}");
+        data["token_login"]
             .as_str()
-            .unwrap()
+            .or(data["tokenid"].as_str())
+            .unwrap_or_else(|| panic!("no token: {verified:?}"))
             .to_owned()
     }
 

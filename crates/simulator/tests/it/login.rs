@@ -126,7 +126,14 @@ async fn an_expired_token_is_refused() {
 
 #[tokio::test]
 async fn a_server_holds_one_number_and_forgets_it_at_logout() {
-    let sim = Sim::start(config(), 1).await;
+    let sim = Sim::start(
+        SimulatorConfig {
+            one_session: false,
+            ..config()
+        },
+        1,
+    )
+    .await;
     let (a, b) = (number(5), number(6));
     sim.login(0, &a).await;
     assert_eq!(sim.balance(0, &a).await, "27000");
@@ -140,6 +147,24 @@ async fn a_server_holds_one_number_and_forgets_it_at_logout() {
     assert_eq!(bye.res()["status"], "0");
     let out = sim.call(0, "/balance_pulsa", &a, &[]).await;
     assert!(out.message().contains("token expired"), "{out:?}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn with_one_session_a_live_login_refuses_another_number_until_its_logout() {
+    let sim = Sim::start(config(), 1).await;
+    let (a, b) = (number(10), number(11));
+    sim.login(0, &a).await;
+    let busy = sim.call(0, "/otp", &b, &[("pin", "1234")]).await;
+    assert_eq!(busy.res()["status"], "1", "{busy:?}");
+    assert!(
+        busy.message().contains("sedang digunakan oleh nomor lain"),
+        "{busy:?}"
+    );
+    assert!(sim.handle.sms(Some(&b)).is_empty());
+    assert_eq!(sim.balance(0, &a).await, "27000", "the holder is still in");
+    sim.call(0, "/logout", &a, &[]).await;
+    sim.login(0, &b).await;
     sim.stop().await;
 }
 

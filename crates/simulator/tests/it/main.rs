@@ -11,4 +11,5 @@ mod lifecycle;
 mod login;
 mod properties;
 mod purchase;
+mod real;
 mod sms;
