@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_tables;
 mod m20261124_000002_suspect_resolution;
+mod m20261201_000001_sessions_and_answers;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261124_000002_suspect_resolution::Migration),
+            Box::new(m20261201_000001_sessions_and_answers::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@
 //! overwriting. It knows nothing of actors or HTTP.
 
 mod accounts;
+mod answers;
 mod bindings;
 mod connect;
 pub mod entity;
@@ -18,6 +19,7 @@ mod servers;
 mod suspects;
 mod transactions;
 
+pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
 pub use accounts::{AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount};
 pub use bindings::{Binding, BindingPatch, Settle};
 pub use connect::{Store, StoreOptions, Synchronous};

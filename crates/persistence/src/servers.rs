@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect as _,
 };
 use serde::Serialize;
-use simrotor_domain::{Rupiah, ServerEvent, ServerState, StateMachine};
+use simrotor_domain::{Msisdn, Rupiah, ServerEvent, ServerState, StateMachine};
 
 use crate::entity::{binding, server, transaction};
 use crate::{Store, StoreError};
@@ -34,6 +34,9 @@ pub struct ServerRow {
     pub state: ServerState,
     pub state_reason: Option<String>,
     pub device_id: Option<String>,
+    /// The number whose session the server may still hold: written before `/verifyOtp`,
+    /// cleared when a logout is answered. The next binding logs it out first.
+    pub session_msisdn: Option<Msisdn>,
 }
 
 impl TryFrom<server::Model> for ServerRow {
@@ -47,6 +50,12 @@ impl TryFrom<server::Model> for ServerRow {
             enabled: m.enabled,
             state_reason: m.state_reason,
             device_id: m.device_id,
+            session_msisdn: m
+                .session_msisdn
+                .as_deref()
+                .map(Msisdn::parse)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("servers", m.id, e))?,
         })
     }
 }
@@ -285,5 +294,44 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// Records that the server may hold `msisdn`'s session (`Some`, before `/verifyOtp`), or
+    /// holds none (`None`, after an answered logout). `only_if`: clear only while the row still
+    /// names that number, so a late logout of an old number never clears a newer session.
+    pub async fn set_server_session(
+        &self,
+        server_id: i64,
+        msisdn: Option<&Msisdn>,
+        only_if: Option<&Msisdn>,
+    ) -> Result<(), StoreError> {
+        let mut update = server::Entity::update_many()
+            .col_expr(
+                server::Column::SessionMsisdn,
+                msisdn.map(|m| m.as_str().to_owned()).into(),
+            )
+            .filter(server::Column::Id.eq(server_id));
+        if let Some(expected) = only_if {
+            update = update.filter(server::Column::SessionMsisdn.eq(expected.as_str()));
+        }
+        update.exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// The number of the latest binding on the server other than `except`: who may hold the
+    /// server when nothing else says so.
+    pub async fn previous_number_on_server(
+        &self,
+        server_id: i64,
+        except: i64,
+    ) -> Result<Option<Msisdn>, StoreError> {
+        let row = binding::Entity::find()
+            .filter(binding::Column::ServerId.eq(server_id))
+            .filter(binding::Column::Id.ne(except))
+            .order_by_desc(binding::Column::Id)
+            .one(&self.db)
+            .await?;
+        row.map(|b| Msisdn::parse(&b.msisdn).map_err(|e| StoreError::corrupt("bindings", b.id, e)))
+            .transpose()
     }
 }

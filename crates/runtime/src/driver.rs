@@ -14,11 +14,12 @@ use simrotor_domain::{
     StateMachine, TrxEvent, TrxStatus,
 };
 use simrotor_persistence::{
-    Binding, BindingPatch, Purchase, PurchaseIntent, PurchaseOutcome, Settle, Store, StoreError,
+    AnswerKind, Binding, BindingPatch, NewUnusableAnswer, Purchase, PurchaseIntent,
+    PurchaseOutcome, Settle, Store, StoreError,
 };
 use simrotor_slot::{
     Otp, Product, ProductListing, RawAnswer, RefusalReason, Reply, SlotClient, SlotError,
-    SlotErrorKind, TrxProgress,
+    SlotErrorKind, TrxProgress, mask_secrets,
 };
 
 use crate::audit;
@@ -80,6 +81,29 @@ enum Bought {
     Relogin,
     /// The server keeps answering garbage: give the number back.
     Unreadable(serde_json::Value),
+}
+
+/// Which binding (and purchase) a call is made for: an answer nobody can read is kept with them.
+#[derive(Debug, Clone, Copy)]
+struct About {
+    binding: i64,
+    purchase: Option<i64>,
+}
+
+impl About {
+    fn binding(binding: &Binding) -> Self {
+        Self {
+            binding: binding.id,
+            purchase: None,
+        }
+    }
+
+    fn purchase(binding: &Binding, purchase: &Purchase) -> Self {
+        Self {
+            binding: binding.id,
+            purchase: Some(purchase.id),
+        }
+    }
 }
 
 /// The things a server needs to drive its bindings.
@@ -208,6 +232,7 @@ impl Driver {
     async fn call<T, F, Fut>(
         &self,
         mode: &mut ModeWatch,
+        about: About,
         mut f: F,
     ) -> Result<Result<Reply<T>, SlotError>, Halt>
     where
@@ -237,8 +262,49 @@ impl Driver {
                         self.server_event(ServerEvent::Reachable).await;
                         self.server_event(ServerEvent::Working).await;
                     }
+                    if let Err(e) = &res {
+                        self.keep_unusable(about, e).await;
+                    }
                     return Ok(res);
                 }
+            }
+        }
+    }
+
+    /// Keeps an answer the parser could not use (or a refusal no rule knows) with its binding
+    /// or purchase, secrets masked, for `simrotor answers`: a real shape is never lost. Best
+    /// effort: the binding goes on whether or not it could be kept.
+    async fn keep_unusable(&self, about: About, e: &SlotError) {
+        let kind = match &e.kind {
+            SlotErrorKind::Protocol { .. } => AnswerKind::Unusable,
+            SlotErrorKind::Refused {
+                reason: RefusalReason::Other,
+                ..
+            } => AnswerKind::UnknownRefusal,
+            _ => return,
+        };
+        let answer = NewUnusableAnswer {
+            server_id: self.server_id,
+            call: e.call.name().to_owned(),
+            binding_id: Some(about.binding),
+            transaction_id: about.purchase,
+            kind,
+            error: e.to_string(),
+            body: e.raw_body().map(|body| mask_secrets(e.call, body)),
+        };
+        match self.store.record_unusable_answer(&answer).await {
+            Ok(id) => {
+                tracing::info!(
+                    server = self.port,
+                    call = e.call.name(),
+                    kind = kind.name(),
+                    answer = id,
+                    binding = about.binding,
+                    "An answer could not be used as it came; it is kept for `simrotor answers`."
+                )
+            }
+            Err(err) => {
+                tracing::warn!(server = self.port, call = e.call.name(), error = %err, "An answer nobody could read could not be kept.")
             }
         }
     }
@@ -284,7 +350,11 @@ impl Driver {
 
     async fn login(&self, binding: &mut Binding, mode: &mut ModeWatch) -> Result<Login, Halt> {
         let msisdn = binding.account.msisdn.clone();
+        let about = About::binding(binding);
         let mut wrong = 0u32;
+        // A server still in use by another number is freed (its number logged out) and asked
+        // once more; a second refusal means the server is stuck, not the number.
+        let mut freed_after_refusal = false;
         let mut protocol_errors = 0u32;
         // Registered before `/otp` is sent: an SMS forwarder may post the code before the next
         // step starts, and the hub drops codes nobody waits for (a stale code is dangerous).
@@ -313,9 +383,12 @@ impl Driver {
                             .await
                             .map(Login::Closed);
                     };
+                    if !freed_after_refusal {
+                        self.free_server(binding, false, mode).await?;
+                    }
                     waiter = Some(self.otp.register(self.port, &msisdn, OtpPurpose::Login));
                     match self
-                        .call(mode, || self.client.request_otp(&msisdn, &pin))
+                        .call(mode, about, || self.client.request_otp(&msisdn, &pin))
                         .await?
                     {
                         Ok(reply) => {
@@ -335,6 +408,18 @@ impl Driver {
                                         Settle::Blocked,
                                         raw_error(&e),
                                     )
+                                    .await
+                                    .map(Login::Closed);
+                            }
+                            Some(RefusalReason::ServerBusy) if !freed_after_refusal => {
+                                tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The server is still in use by another number; logging it out and asking once more.");
+                                freed_after_refusal = true;
+                                self.free_server(binding, true, mode).await?;
+                            }
+                            Some(RefusalReason::ServerBusy) => {
+                                tracing::error!(server = self.port, msisdn = %msisdn, error = %e, "The server stays in use by another number after its logout; the number goes back to the pool.");
+                                return self
+                                    .give_back(binding, raw_error(&e))
                                     .await
                                     .map(Login::Closed);
                             }
@@ -393,8 +478,13 @@ impl Driver {
                                 .map(Login::Closed);
                         }
                     };
+                    // From the verified OTP on, the server holds this number's session until a
+                    // logout is answered: marked before the call, so a crash cannot lose it.
+                    self.store
+                        .set_server_session(self.server_id, Some(&msisdn), None)
+                        .await?;
                     match self
-                        .call(mode, || self.client.verify_otp(&msisdn, &code))
+                        .call(mode, about, || self.client.verify_otp(&msisdn, &code))
                         .await?
                     {
                         Ok(reply) => {
@@ -456,7 +546,10 @@ impl Driver {
                     }
                 }
                 BindingState::OtpVerified => {
-                    let balance = match self.call(mode, || self.client.balance(&msisdn)).await? {
+                    let balance = match self
+                        .call(mode, about, || self.client.balance(&msisdn))
+                        .await?
+                    {
                         Ok(b) => b,
                         Err(e) => match self
                             .after_login_error(binding, &e, &mut protocol_errors, mode)
@@ -467,7 +560,7 @@ impl Driver {
                         },
                     };
                     let location = match self
-                        .call(mode, || self.client.location_token(&msisdn))
+                        .call(mode, about, || self.client.location_token(&msisdn))
                         .await?
                     {
                         Ok(l) => l,
@@ -536,11 +629,12 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<Option<BindingState>, Halt> {
         let msisdn = binding.account.msisdn.clone();
+        let about = About::binding(binding);
         let mut protocol_errors = 0;
         loop {
             self.checkpoint(mode).await?;
             match self
-                .call(mode, || self.client.list_products(&msisdn))
+                .call(mode, about, || self.client.list_products(&msisdn))
                 .await?
             {
                 Ok(reply) => {
@@ -597,10 +691,11 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<Result<Vec<Product>, BindingState>, Halt> {
         let msisdn = binding.account.msisdn.clone();
+        let about = About::binding(binding);
         let mut protocol_errors = 0;
         loop {
             match self
-                .call(mode, || self.client.list_products(&msisdn))
+                .call(mode, about, || self.client.list_products(&msisdn))
                 .await?
             {
                 Ok(Reply {
@@ -650,11 +745,14 @@ impl Driver {
     async fn balance(
         &self,
         msisdn: &Msisdn,
+        about: About,
         mode: &mut ModeWatch,
     ) -> Result<Result<Reply<simrotor_slot::Balance>, SlotError>, Halt> {
         let mut tries = 0;
         loop {
-            let res = self.call(mode, || self.client.balance(msisdn)).await?;
+            let res = self
+                .call(mode, about, || self.client.balance(msisdn))
+                .await?;
             match &res {
                 Err(e)
                     if e.refusal_reason().is_none()
@@ -678,7 +776,7 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
-        let before = match self.balance(&msisdn, mode).await? {
+        let before = match self.balance(&msisdn, About::binding(binding), mode).await? {
             Ok(b) => b.value.pulsa,
             Err(e) if e.refusal_reason() == Some(RefusalReason::TokenExpired) => {
                 return Ok(Bought::Relogin);
@@ -716,6 +814,10 @@ impl Driver {
                 self.settings.limit_harga,
             )
             .await;
+        if let Err(e) = &bought {
+            self.keep_unusable(About::purchase(binding, &purchase), e)
+                .await;
+        }
         match bought {
             Ok(reply) => {
                 self.store
@@ -794,7 +896,9 @@ impl Driver {
         match waited {
             Ok(code) => {
                 if let Err(e) = self
-                    .call(mode, || self.client.transaction_otp(msisdn, &code))
+                    .call(mode, About::binding(binding), || {
+                        self.client.transaction_otp(msisdn, &code)
+                    })
                     .await?
                 {
                     tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The transaction OTP was refused; following the status anyway.");
@@ -815,6 +919,7 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
+        let about = About::purchase(binding, purchase);
         let Some(trx_id) = purchase.trx_id.clone() else {
             return Ok(Bought::Again);
         };
@@ -823,7 +928,7 @@ impl Driver {
         let mut answers = Vec::new();
         let (event, voucher) = loop {
             let status = self
-                .call(mode, || self.client.trx_status(&msisdn, &trx_id))
+                .call(mode, about, || self.client.trx_status(&msisdn, &trx_id))
                 .await?;
             match status {
                 Ok(reply) => {
@@ -851,7 +956,7 @@ impl Driver {
             mode.sleep(wait).await?;
             wait = (wait * 2).min(self.settings.status_poll_max);
         };
-        let after = match self.balance(&msisdn, mode).await? {
+        let after = match self.balance(&msisdn, about, mode).await? {
             Ok(b) => Some(b.value.pulsa),
             Err(_) => None,
         };
@@ -884,7 +989,10 @@ impl Driver {
     ) -> Result<(), Halt> {
         let msisdn = binding.account.msisdn.clone();
         let now = loop {
-            match self.balance(&msisdn, mode).await? {
+            match self
+                .balance(&msisdn, About::purchase(binding, purchase), mode)
+                .await?
+            {
                 Ok(b) => break b.value.pulsa,
                 Err(e) => {
                     tracing::warn!(server = self.port, error = %e, "Cannot read the balance to reconcile a purchase yet; trying again.");
@@ -954,12 +1062,78 @@ impl Driver {
         settle: Settle,
     ) -> Result<BindingState, Halt> {
         let msisdn = binding.account.msisdn.clone();
-        if let Err(e) = self.call(mode, || self.client.logout(&msisdn)).await? {
-            tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The logout was refused; ending the binding anyway.");
-        }
+        self.log_out(&msisdn, About::binding(binding), mode).await?;
         self.logout_after(binding, reason, settle)
             .await
             .map_err(Halt::from)
+    }
+
+    /// `/logout` of `msisdn`; an answer, even a refusal (no such session), means the server no
+    /// longer holds that number, so the server's session mark is cleared. `false`: the logout
+    /// could not be read, and the server may still hold the number (the mark stays).
+    async fn log_out(
+        &self,
+        msisdn: &Msisdn,
+        about: About,
+        mode: &mut ModeWatch,
+    ) -> Result<bool, Halt> {
+        let answered = match self
+            .call(mode, about, || self.client.logout(msisdn))
+            .await?
+        {
+            Ok(_) => true,
+            Err(e) if matches!(e.kind, SlotErrorKind::Refused { .. }) => {
+                tracing::info!(server = self.port, msisdn = %msisdn, error = %e, "The logout was refused: the server holds no session of that number.");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The logout could not be read; the server may still hold the number, the next login logs it out first.");
+                false
+            }
+        };
+        if answered {
+            self.store
+                .set_server_session(self.server_id, None, Some(msisdn))
+                .await?;
+        }
+        Ok(answered)
+    }
+
+    /// One session per server: before `binding`'s number logs in, a number whose session the
+    /// server may still hold (its binding ended after a login without an answered logout, or a
+    /// crash left it) is logged out. `refused`: the server just said it is in use, so when the
+    /// store names nobody, the server's previous number is taken as the holder.
+    async fn free_server(
+        &self,
+        binding: &Binding,
+        refused: bool,
+        mode: &mut ModeWatch,
+    ) -> Result<(), Halt> {
+        let msisdn = &binding.account.msisdn;
+        let marked = self
+            .store
+            .server(self.server_id)
+            .await?
+            .and_then(|row| row.session_msisdn)
+            .filter(|holder| holder != msisdn);
+        let holder = match marked {
+            Some(holder) => Some(holder),
+            None if refused => self
+                .store
+                .previous_number_on_server(self.server_id, binding.id)
+                .await?
+                .filter(|holder| holder != msisdn),
+            None => None,
+        };
+        let Some(holder) = holder else {
+            if refused {
+                tracing::warn!(server = self.port, msisdn = %msisdn, "The server is in use by a number this runtime does not know; it cannot be logged out.");
+            }
+            return Ok(());
+        };
+        tracing::info!(server = self.port, holder = %holder, msisdn = %msisdn, binding = binding.id, "The server may still hold an earlier number's session; logging that number out first.");
+        self.log_out(&holder, About::binding(binding), mode).await?;
+        Ok(())
     }
 
     async fn logout_after(

@@ -5,3 +5,4 @@ pub mod account;
 pub mod binding;
 pub mod server;
 pub mod transaction;
+pub mod unusable_answer;

@@ -13,6 +13,8 @@ pub struct Model {
     pub state_reason: Option<String>,
     pub device_id: Option<String>,
     pub settings: Option<Json>,
+    /// The number whose session the server may still hold (see the migration of 2026-12-01).
+    pub session_msisdn: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -188,7 +188,7 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
     };
     let numbers = numbers_where(&sim, 12_700, 4, |_| true);
     let mut setup = Setup::new(sim, 2, numbers);
-    setup.config.products.wanted = vec!["VCR10".to_owned()];
+    setup.config.products.wanted = vec!["647".to_owned()];
     let mut world = World::start(setup).await;
     let port = world.ports[0];
 
@@ -319,7 +319,7 @@ async fn a_drain_called_off_mid_binding_leaves_the_server_working_then_idle() {
     };
     let numbers = numbers_where(&sim, 12_900, 3, |_| true);
     let mut setup = Setup::new(sim, 2, numbers);
-    setup.config.products.wanted = vec!["VCR10".to_owned()];
+    setup.config.products.wanted = vec!["647".to_owned()];
     let mut world = World::start(setup).await;
     let port = world.ports[0];
     wait_for("a first purchase on the server", || {

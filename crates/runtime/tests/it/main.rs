@@ -11,3 +11,4 @@ mod admin;
 mod control;
 mod otp;
 mod scenarios;
+mod sessions;

@@ -780,7 +780,7 @@ async fn first_buyer(world: &World) -> (u16, i64, i64) {
 ///      finish its number.
 #[actix_rt::test]
 async fn a_paused_server_buys_nothing_until_resumed_while_the_others_go_on() {
-    let (sim, config) = slow_buyers(60_000, "VCR5");
+    let (sim, config) = slow_buyers(60_000, "646");
     let numbers = numbers_where(&sim, 11_000, 4, |_| true);
     let setup = Setup {
         config,
@@ -874,7 +874,7 @@ async fn a_paused_server_buys_nothing_until_resumed_while_the_others_go_on() {
 ///      while the other server works through the rest of the pool.
 #[actix_rt::test]
 async fn a_drained_server_finishes_its_number_then_stays_paused() {
-    let (sim, config) = slow_buyers(60_000, "VCR10");
+    let (sim, config) = slow_buyers(60_000, "647");
     let numbers = numbers_where(&sim, 11_500, 4, |_| true);
     let setup = Setup {
         config,
