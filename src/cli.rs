@@ -152,6 +152,25 @@ pub enum Command {
         #[arg(long)]
         ledger: String,
     },
+    /// Lists the servers' answers the parser could not use (and refusals no rule knows), kept by
+    /// the runtime with their call, server, binding or purchase and the parse error, newest
+    /// first. Bodies are masked. Each is a fixture waiting to be written.
+    Answers {
+        /// Only this call: otp, verifyOtp, balance_pulsa, token_location3, list_idv, trx_idv,
+        /// otp_idv, status_idv or logout.
+        #[arg(long)]
+        call: Option<String>,
+        /// Only since: a duration (2h), a local date-time or RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Makes one call against one server, once, and prints the raw answer and what the parser
+    /// made of it: how to capture a real answer. Exits 2 when the answer is unusable.
+    Probe(ProbeArgs),
     /// Reads the runtime's audit trail (every rotated file in order, then the live one), filters
     /// it, and prints one line per event; -f follows the live file across rotations.
     Logs(LogsArgs),
@@ -299,6 +318,42 @@ pub struct SimArgs {
         )
     )]
     pub shapes: Option<simrotor_config::AnswerShapes>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProbeArgs {
+    /// The server's port (one of servers.ports).
+    pub port: u16,
+    /// The call: otp, verifyOtp, balance_pulsa, token_location3, list_idv, trx_idv, otp_idv,
+    /// status_idv or logout.
+    pub call: String,
+    /// The number (08…, +62… or 62…).
+    #[arg(long)]
+    pub msisdn: String,
+    /// For otp: the number's PIN.
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// For verifyOtp and otp_idv: the code from the SMS.
+    #[arg(long)]
+    pub otp: Option<String>,
+    /// For trx_idv: the product id.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// For trx_idv: the account's email.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// For trx_idv (default: products.limit_harga).
+    #[arg(long)]
+    pub limit_harga: Option<u64>,
+    /// For status_idv: the purchase's trx_id.
+    #[arg(long)]
+    pub trx_id: Option<String>,
+    /// trx_idv spends pulsa: it is sent only with this flag.
+    #[arg(long)]
+    pub really_buy: bool,
+    /// Print tokens, OTPs and PINs in clear.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Subcommand)]

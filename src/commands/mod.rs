@@ -2,6 +2,7 @@
 //! prints what the operator asked for.
 
 mod accounts;
+mod answers;
 mod config;
 mod daemon;
 mod demo;
@@ -11,6 +12,7 @@ mod logs;
 mod migrate;
 mod operate;
 mod otp;
+mod probe;
 pub mod recap;
 mod run;
 mod servers;
@@ -69,6 +71,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(config, args, admin).await,
         Command::Otp { server, code } => otp::run(&client()?, server, &code).await,
         Command::Logs(args) => logs::run(&config, args).await,
+        Command::Answers {
+            call,
+            since,
+            limit,
+            format,
+        } => answers::run(&config, call, since, limit, format).await,
+        Command::Probe(args) => probe::run(&config, args).await,
         Command::LedgerCheck { ledger } => ledger_check::run(&config, &ledger).await,
     }
 }

@@ -44,7 +44,7 @@ impl Day {
                 "[database]\nurl = \"sqlite://data/t.db\"\nsynchronous = \"normal\"\n\
                  [servers]\nports = [{list}]\ntimeout = \"5s\"\n\
                  [login]\ndefault_pin = \"246810\"\n\
-                 [products]\nwanted = [\"VCR10\"]\nstatus_poll_min = \"20ms\"\nstatus_poll_max = \"100ms\"\n\
+                 [products]\nwanted = [\"647\"]\nstatus_poll_min = \"20ms\"\nstatus_poll_max = \"100ms\"\n\
                  [admin]\nlisten = \"127.0.0.1:{admin}\"\n\
                  [daemon]\ndir = \"data\"\n\
                  [logging]\ndir = \"data/logs\"\n\
@@ -108,7 +108,7 @@ impl Day {
 
 #[test]
 fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
-    // 60,000 pulsa a number, VCR10 at 20 ms a call: each number buys for a while.
+    // 60,000 pulsa a number, 647 at 20 ms a call: each number buys for a while.
     let day = Day::new(
         2,
         6,
@@ -275,7 +275,7 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
     let suspects = listed.json();
     let suspects = suspects.as_array().unwrap();
     assert_eq!(suspects.len(), 1, "{suspects:?}");
-    assert_eq!(suspects[0]["product"], "VCR10");
+    assert_eq!(suspects[0]["product"], "647");
     assert_eq!(suspects[0]["price"], 10000);
     assert!(suspects[0]["resolved_at"].is_null());
     let id = suspects[0]["id"].as_i64().unwrap().to_string();
@@ -284,7 +284,7 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
 
     day.run(&["start"]).ok();
     let table = day.run(&["suspects"]).ok();
-    assert!(table.stdout.contains("VCR10"), "{}", table.stdout);
+    assert!(table.stdout.contains("647"), "{}", table.stdout);
     let resolved = day
         .run(&[
             "resolve",

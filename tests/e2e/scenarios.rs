@@ -674,7 +674,7 @@ fn a_wrong_code_gets_a_fresh_otp_and_the_right_one_logs_in() {
     );
     assert_eq!(w.sms(&m).len(), 2);
     w.assert_bindings(1, "LOGGED_OUT (EXHAUSTED)");
-    // 15,000: VCR10 then VCR5.
+    // 15,000: 647 then 646.
     assert_eq!(w.executed(&m).len(), 2, "{:?}", w.ledger());
     w.assert_ledger_reconciled();
     w.assert_no_secrets();
@@ -805,7 +805,7 @@ fn the_transaction_otp_comes_through_the_sms_forwarder() {
             sms[0].contains("verifikasi transaksi"),
             "{m}: the latest SMS is the transaction OTP: {sms:?}"
         );
-        // 27,000: VCR10, VCR10, VCR5, each executed once.
+        // 27,000: 647, 647, 646, each executed once.
         let executed = w.executed(m);
         assert_eq!(executed.len(), 3, "{executed:?}");
         assert_eq!(executed.last().unwrap()["pulsa_after"], 2_000);
@@ -826,12 +826,12 @@ fn the_transaction_otp_comes_through_the_sms_forwarder() {
 ///    same binding, and every number still ends DONE with the ledger reconciled.
 #[test]
 fn an_expired_token_logs_in_again_and_the_number_finishes() {
-    // Eight VCR10 purchases of several 20 ms calls and a status poll each outlast a 600 ms
+    // Eight 647 purchases of several 20 ms calls and a status poll each outlast a 600 ms
     // token; a login and one purchase fit in it many times over.
     let mut w = World::start(Knobs {
         numbers: 2,
         pulsa: 80_000,
-        products: "wanted = [\"VCR10\"]\n",
+        products: "wanted = [\"647\"]\n",
         simulator: "token_ttl = \"600ms\"\n",
         faults: "latency = \"20ms\"\n",
         ..Knobs::default()

@@ -134,7 +134,7 @@ async fn a_purchase_is_never_repeated_and_a_lost_answer_is_outcome_unknown() {
             ..options(stub.url())
         });
         let err = slot
-            .buy(&msisdn(), "VCR10", &email(), Rupiah::new(10_000))
+            .buy(&msisdn(), "647", &email(), Rupiah::new(10_000))
             .await
             .unwrap_err();
         assert_eq!(stub.seen().len(), 1, "{act:?} was repeated");
@@ -162,7 +162,7 @@ async fn a_purchase_is_never_repeated_and_a_lost_answer_is_outcome_unknown() {
 async fn a_purchase_that_never_connected_is_not_outcome_unknown() {
     let slot = client(options(closed_port_url()));
     let err = slot
-        .buy(&msisdn(), "VCR10", &email(), Rupiah::new(10_000))
+        .buy(&msisdn(), "647", &email(), Rupiah::new(10_000))
         .await
         .unwrap_err();
     assert!(
@@ -184,7 +184,7 @@ async fn a_purchase_that_never_connected_is_not_outcome_unknown() {
 async fn an_accepted_purchase_is_sent_once() {
     let stub = Stub::always(Act::json(ACCEPTED)).await;
     let reply = client(options(stub.url()))
-        .buy(&msisdn(), "VCR10", &email(), Rupiah::new(10_000))
+        .buy(&msisdn(), "647", &email(), Rupiah::new(10_000))
         .await
         .unwrap();
     assert_eq!(reply.value.trx_id, "TRX-20261124-0001");

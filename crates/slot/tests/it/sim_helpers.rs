@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use simrotor_config::ServerSpec;
 use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
-use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorFaults, SimulatorHandle};
+use simrotor_simulator::{
+    AnswerShapes, Simulator, SimulatorConfig, SimulatorFaults, SimulatorHandle,
+};
 use simrotor_slot::{
     HttpOptions, HttpSlotClient, LoginToken, Otp, RefusalReason, SlotClient, SlotError,
     SlotErrorKind, TransportKind,
@@ -18,7 +21,7 @@ pub const EMAIL: &str = "buyer@example.id";
 pub const PULSA: Rupiah = Rupiah::new(27_000);
 /// The configured default `products.limit_harga`.
 pub const LIMIT: Rupiah = Rupiah::new(10_500);
-/// The price of `VCR10` in the default catalogue.
+/// The price of `647` ("IDV Voucher Rp. 10.000") in the default catalogue.
 pub const VCR10: Rupiah = Rupiah::new(10_000);
 /// A healthy call's timeout: short, yet far above what a call takes on a loaded machine.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +35,11 @@ pub fn config() -> SimulatorConfig {
         blocked_rate: 0.0,
         ..SimulatorConfig::default()
     }
+}
+
+/// [`config`] with the servers answering in `shapes`.
+pub fn shaped(shapes: AnswerShapes) -> SimulatorConfig {
+    SimulatorConfig { shapes, ..config() }
 }
 
 pub fn with_faults(faults: SimulatorFaults) -> SimulatorConfig {
@@ -160,6 +168,31 @@ pub fn code_in(message: &str) -> Otp {
             .filter(char::is_ascii_digit)
             .collect::<String>(),
     )
+}
+
+/// The shape one answer came in, as its body tells: a legacy body carries a `res.code` other
+/// than myim3's `"00000"`, a real one never does. (Every legacy answer has it but the balance
+/// and "not a reseller", which read the same in both shapes: do not ask about those.) Under
+/// [`AnswerShapes::Real`] or [`AnswerShapes::Legacy`] the answer must be in that shape; under
+/// [`AnswerShapes::Mixed`] it may be in either, and the one it was is returned.
+pub fn answered_in(shapes: AnswerShapes, raw: &Value) -> AnswerShapes {
+    let legacy = raw["res"]["code"].as_str().is_some_and(|c| c != "00000");
+    let seen = if legacy {
+        AnswerShapes::Legacy
+    } else {
+        AnswerShapes::Real
+    };
+    if shapes != AnswerShapes::Mixed {
+        assert_eq!(seen, shapes, "an answer in the other shape: {raw}");
+    }
+    seen
+}
+
+/// [`answered_in`] for the body kept with an error.
+pub fn refused_in(shapes: AnswerShapes, err: &SlotError) -> AnswerShapes {
+    let body = err.raw_body().expect("the refusal's body is kept");
+    let raw: Value = serde_json::from_str(body).expect("a JSON refusal");
+    answered_in(shapes, &raw)
 }
 
 /// What a refusal says: `(status, message, reason)`; a panic naming the error otherwise.

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use simrotor_config::ConfigPin;
 use simrotor_domain::{Pin, Rupiah};
-use simrotor_simulator::SimulatorConfig;
+use simrotor_simulator::{AnswerShapes, SimulatorConfig};
 use simrotor_slot::{Otp, ProductListing, RefusalReason, SlotClient, SlotErrorKind};
 
-use crate::sim_helpers::{LIMIT, PIN, PULSA, Sim, config, email, number, pin, refusal, wrong};
+use crate::sim_helpers::{
+    LIMIT, PIN, PULSA, Sim, config, email, number, pin, refusal, refused_in, shaped, wrong,
+};
 
 #[tokio::test]
 async fn a_wrong_otp_is_refused_as_wrong_and_the_right_one_then_logs_in() {
@@ -155,7 +157,7 @@ async fn a_number_that_is_not_a_reseller_is_an_outcome_of_the_listing_and_a_refu
     );
 
     let err = slot
-        .buy(&m, "VCR5", &email(), LIMIT)
+        .buy(&m, "646", &email(), LIMIT)
         .await
         .expect_err("a non-reseller cannot buy");
     assert_eq!(refusal(&err), ("401", message, RefusalReason::NotReseller));
@@ -181,11 +183,11 @@ async fn purchases_the_telco_refuses_keep_their_message_and_move_no_pulsa() {
     sim.login(&slot, &m).await;
 
     let err = slot
-        .buy(&m, "VCR5", &email(), LIMIT)
+        .buy(&m, "646", &email(), LIMIT)
         .await
         .expect_err("3,000 does not pay 5,000");
     let (status, message, reason) = refusal(&err);
-    assert_eq!((status, reason), ("1", RefusalReason::InsufficientPulsa));
+    assert_eq!((status, reason), ("400", RefusalReason::InsufficientPulsa));
     assert_eq!(
         message,
         "Transaksi gagal: pulsa tidak cukup (sisa Rp 3.000, harga Rp 5.000)"
@@ -194,11 +196,11 @@ async fn purchases_the_telco_refuses_keep_their_message_and_move_no_pulsa() {
 
     // Above limit_harga: a refusal no rule names, its message kept for the operator.
     let err = slot
-        .buy(&m, "VCR25", &email(), LIMIT)
+        .buy(&m, "648", &email(), LIMIT)
         .await
         .expect_err("25,000 is above the limit");
-    let (_, message, reason) = refusal(&err);
-    assert_eq!(reason, RefusalReason::Other);
+    let (status, message, reason) = refusal(&err);
+    assert_eq!((status, reason), ("400", RefusalReason::Other));
     assert_eq!(
         message,
         "Transaksi gagal: harga produk Rp 25.000 melebihi limit_harga Rp 10.500"
@@ -214,7 +216,7 @@ async fn purchases_the_telco_refuses_keep_their_message_and_move_no_pulsa() {
         .expect_err("no such product");
     assert_eq!(
         refusal(&err),
-        ("1", "Produk VCR99 tidak ditemukan", RefusalReason::Other)
+        ("400", "Produk VCR99 tidak ditemukan", RefusalReason::Other)
     );
 
     assert!(sim.handle.ledger().is_empty());
@@ -226,37 +228,105 @@ async fn purchases_the_telco_refuses_keep_their_message_and_move_no_pulsa() {
 }
 
 #[tokio::test]
-async fn every_call_without_a_session_is_refused_as_an_expired_session() {
-    let sim = Sim::start(config(), 1).await;
+async fn every_call_without_a_session_is_refused_as_an_expired_session_real() {
+    every_call_without_a_session_is_refused_as_an_expired_session(AnswerShapes::Real).await;
+}
+
+#[tokio::test]
+async fn every_call_without_a_session_is_refused_as_an_expired_session_legacy() {
+    every_call_without_a_session_is_refused_as_an_expired_session(AnswerShapes::Legacy).await;
+}
+
+#[tokio::test]
+async fn every_call_without_a_session_is_refused_as_an_expired_session_mixed() {
+    every_call_without_a_session_is_refused_as_an_expired_session(AnswerShapes::Mixed).await;
+}
+
+/// Every call without a session, in `shapes`: an expired session whatever the shape; the status
+/// is the shape's ("401" real, "1" legacy).
+async fn every_call_without_a_session_is_refused_as_an_expired_session(shapes: AnswerShapes) {
+    let sim = Sim::start(shaped(shapes), 1).await;
     let slot = sim.client(0);
     let m = number(16);
     let errors = [
         slot.balance(&m).await.map(drop),
         slot.location_token(&m).await.map(drop),
         slot.list_products(&m).await.map(drop),
-        slot.buy(&m, "VCR5", &email(), LIMIT).await.map(drop),
+        slot.buy(&m, "646", &email(), LIMIT).await.map(drop),
         slot.transaction_otp(&m, &Otp::new("123456"))
             .await
             .map(drop),
         slot.trx_status(&m, "IDV0001").await.map(drop),
         slot.logout(&m).await.map(drop),
     ];
+    let mut seen = Vec::new();
     for result in errors {
         let err = result.expect_err("no session");
+        let shape = refused_in(shapes, &err);
+        seen.push(shape);
+        let expected = match shape {
+            AnswerShapes::Legacy => "1",
+            _ => "401",
+        };
         let (status, message, reason) = refusal(&err);
         assert_eq!(
             (status, reason),
-            ("1", RefusalReason::TokenExpired),
+            (expected, RefusalReason::TokenExpired),
             "{}: {message}",
             err.call
         );
         assert!(message.contains("token expired"), "{message}");
     }
+    if shapes == AnswerShapes::Mixed {
+        for shape in [AnswerShapes::Real, AnswerShapes::Legacy] {
+            assert!(
+                seen.contains(&shape),
+                "no {shape:?} refusal in the mix: {seen:?}"
+            );
+        }
+    }
 
-    // One machine holds one SIM: another number's `/otp` ends the first one's session.
+    // One machine holds one SIM: while the number's login is live, another number's `/otp` is
+    // refused as a busy server (no SMS goes out) and the first session stays.
     sim.login(&slot, &m).await;
     slot.balance(&m).await.expect("logged in");
-    slot.request_otp(&number(17), &pin())
+    let other = number(17);
+    let err = slot
+        .request_otp(&other, &pin())
+        .await
+        .expect_err("the server holds another number");
+    let (status, message, reason) = refusal(&err);
+    assert_eq!(
+        (status, reason),
+        ("1", RefusalReason::ServerBusy),
+        "{message}"
+    );
+    assert!(
+        message.contains("sedang digunakan oleh nomor lain"),
+        "{message}"
+    );
+    assert_eq!(sim.sms_count(&other), 0);
+    slot.balance(&m).await.expect("still logged in");
+    // Once it logs out, the other number may log in.
+    slot.logout(&m).await.expect("/logout");
+    sim.login(&slot, &other).await;
+    let err = slot.balance(&m).await.expect_err("logged out");
+    assert_eq!(err.refusal_reason(), Some(RefusalReason::TokenExpired));
+    sim.stop().await;
+
+    // Without `one_session`, another number's `/otp` ends the first one's session.
+    let sim = Sim::start(
+        SimulatorConfig {
+            one_session: false,
+            ..shaped(shapes)
+        },
+        1,
+    )
+    .await;
+    let slot = sim.client(0);
+    sim.login(&slot, &m).await;
+    slot.balance(&m).await.expect("logged in");
+    slot.request_otp(&other, &pin())
         .await
         .expect("another number");
     let err = slot.balance(&m).await.expect_err("replaced");
