@@ -17,7 +17,8 @@ pub async fn run(config: &Config, args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let Some(call) = Call::from_name(&args.call) else {
         bail!("{:?} is not a slot call; {}", args.call, calls_named());
     };
-    let msisdn = Msisdn::parse(&args.msisdn).with_context(|| format!("--msisdn {}", args.msisdn))?;
+    let msisdn =
+        Msisdn::parse(&args.msisdn).with_context(|| format!("--msisdn {}", args.msisdn))?;
     let specs = config.server_specs()?;
     let Some(spec) = specs.iter().find(|s| s.port == args.port) else {
         let ports: Vec<String> = specs.iter().map(|s| s.port.to_string()).collect();

@@ -25,6 +25,41 @@ fn the_demo_rotates_every_number_and_reconciles_the_ledger() {
     assert_eq!(&cells[1..4], ["16", "0", "0"], "{total}");
 }
 
+/// The first version's shapes, and a mix of both per answer: the client reads them all, and
+/// the demo still buys and reconciles.
+#[test]
+fn the_demo_buys_and_reconciles_in_legacy_and_mixed_shapes_too() {
+    for shapes in ["legacy", "mixed"] {
+        let s = Scratch::new();
+        let run = s
+            .run(&[
+                "demo",
+                "--servers",
+                "3",
+                "--accounts",
+                "9",
+                "--seed",
+                "5",
+                "--shapes",
+                shapes,
+            ])
+            .ok();
+        assert!(
+            run.stdout.contains("Ledger reconciled"),
+            "{shapes}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
+        let cells: Vec<&str> = total
+            .split('┆')
+            .map(|c| c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace()))
+            .collect();
+        assert_eq!(&cells[1..4], ["9", "0", "0"], "{shapes}: {total}");
+        assert_ne!(cells[9], "0", "{shapes}: pulsa was spent: {total}");
+    }
+}
+
 #[test]
 fn lost_answers_and_server_errors_never_buy_twice_or_lose_a_purchase() {
     let s = Scratch::new();

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod answers;
 mod browser;
 mod chaos;
 mod config;
