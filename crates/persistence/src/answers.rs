@@ -89,9 +89,7 @@ impl Store {
             body: Set(answer.body.clone()),
             ..Default::default()
         };
-        let inserted = unusable_answer::Entity::insert(row)
-            .exec(&self.db)
-            .await?;
+        let inserted = unusable_answer::Entity::insert(row).exec(&self.db).await?;
         Ok(inserted.last_insert_id)
     }
 
@@ -99,8 +97,7 @@ impl Store {
         &self,
         filter: &AnswerFilter,
     ) -> Result<Vec<UnusableAnswer>, StoreError> {
-        let mut query =
-            unusable_answer::Entity::find().order_by_desc(unusable_answer::Column::Id);
+        let mut query = unusable_answer::Entity::find().order_by_desc(unusable_answer::Column::Id);
         if let Some(call) = &filter.call {
             query = query.filter(unusable_answer::Column::Call.eq(call.as_str()));
         }

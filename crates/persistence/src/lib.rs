@@ -19,8 +19,8 @@ mod servers;
 mod suspects;
 mod transactions;
 
-pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
 pub use accounts::{AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount};
+pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
 pub use bindings::{Binding, BindingPatch, Settle};
 pub use connect::{Store, StoreOptions, Synchronous};
 pub use error::StoreError;
