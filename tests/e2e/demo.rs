@@ -17,12 +17,19 @@ fn the_demo_rotates_every_number_and_reconciles_the_ledger() {
     );
     assert!(run.stdout.contains("Throughput:"), "{}", run.stdout);
     // Every number ended: none available or in use (table row: batch, numbers, available, in use).
-    let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
-    let cells: Vec<&str> = total
+    let (total, cells) = total_row(&run.stdout);
+    assert_eq!(&cells[1..4], ["16", "0", "0"], "{total}");
+}
+
+/// The recap's TOTAL row and its cells: batch, numbers, available, in use, waiting, done,
+/// non-reseller, blocked, failed, pulsa start, spent, suspect, left, …
+fn total_row(stdout: &str) -> (&str, Vec<&str>) {
+    let total = stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
+    let cells = total
         .split('┆')
         .map(|c| c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace()))
         .collect();
-    assert_eq!(&cells[1..4], ["16", "0", "0"], "{total}");
+    (total, cells)
 }
 
 /// The first version's shapes, and a mix of both per answer: the client reads them all, and
@@ -50,11 +57,7 @@ fn the_demo_buys_and_reconciles_in_legacy_and_mixed_shapes_too() {
             run.stdout,
             run.stderr
         );
-        let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
-        let cells: Vec<&str> = total
-            .split('┆')
-            .map(|c| c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace()))
-            .collect();
+        let (total, cells) = total_row(&run.stdout);
         assert_eq!(&cells[1..4], ["9", "0", "0"], "{shapes}: {total}");
         assert_ne!(cells[9], "0", "{shapes}: pulsa was spent: {total}");
     }
@@ -86,16 +89,8 @@ fn lost_answers_and_server_errors_never_buy_twice_or_lose_a_purchase() {
         run.stdout,
         run.stderr
     );
-    let total = run.stdout.lines().find(|l| l.contains("TOTAL")).unwrap();
-    let cells: Vec<u64> = total
-        .split('┆')
-        .skip(1)
-        .map(|c| {
-            c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace())
-                .parse()
-                .unwrap()
-        })
-        .collect();
+    let (total, cells) = total_row(&run.stdout);
+    let cells: Vec<u64> = cells.iter().skip(1).map(|c| c.parse().unwrap()).collect();
     // numbers total, available, in use, waiting, done, non-reseller, blocked, failed,
     // pulsa start, spent, suspect, left, …: the pulsa adds up.
     let (start, spent, suspect, left) = (cells[8], cells[9], cells[10], cells[11]);

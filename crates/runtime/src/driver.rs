@@ -75,8 +75,8 @@ enum Login {
 enum Bought {
     /// Bought (or tried and refused without ending the number): go on.
     Again,
-    /// The number cannot buy any more.
-    Exhausted,
+    /// The number cannot buy any more; the balance that said so, the binding's last.
+    Exhausted(Rupiah),
     /// The session expired: log in again.
     Relogin,
     /// The server keeps answering garbage: give the number back.
@@ -197,13 +197,20 @@ impl Driver {
                                     mode.sleep(self.settings.pause_between).await?;
                                 }
                             }
-                            Bought::Exhausted => {
+                            Bought::Exhausted(pulsa) => {
+                                // The balance that ended the number is its last: the books add
+                                // up even when the purchase before it could not read one.
+                                let patch = BindingPatch {
+                                    balance_last: Some(pulsa),
+                                    ..Default::default()
+                                };
                                 return self
                                     .logout(
                                         binding,
                                         mode,
                                         LogoutReason::Exhausted,
                                         Settle::Exhausted,
+                                        patch,
                                     )
                                     .await;
                             }
@@ -608,8 +615,13 @@ impl Driver {
                 Ok(None)
             }
             Some(RefusalReason::Blocked) => Ok(Some(
-                self.logout_after(binding, LogoutReason::Blocked, Settle::Blocked)
-                    .await?,
+                self.logout_after(
+                    binding,
+                    LogoutReason::Blocked,
+                    Settle::Blocked,
+                    BindingPatch::default(),
+                )
+                .await?,
             )),
             _ => {
                 *protocol_errors += 1;
@@ -652,6 +664,7 @@ impl Driver {
                                     mode,
                                     LogoutReason::NotReseller,
                                     Settle::NotReseller,
+                                    BindingPatch::default(),
                                 )
                                 .await?,
                             ));
@@ -712,6 +725,7 @@ impl Driver {
                             mode,
                             LogoutReason::NotReseller,
                             Settle::NotReseller,
+                            BindingPatch::default(),
                         )
                         .await?));
                 }
@@ -788,7 +802,7 @@ impl Driver {
         };
         let Some((product_id, price)) = self.choose(products, before) else {
             tracing::info!(server = self.port, msisdn = %msisdn, pulsa = %before, "The pulsa is exhausted.");
-            return Ok(Bought::Exhausted);
+            return Ok(Bought::Exhausted(before));
         };
         let intent = PurchaseIntent {
             seq,
@@ -855,9 +869,9 @@ impl Driver {
                 self.purchase_outcome(&mut purchase, event, outcome).await?;
                 Ok(match reason {
                     Some(RefusalReason::TokenExpired) => Bought::Relogin,
-                    Some(RefusalReason::InsufficientPulsa) => Bought::Exhausted,
+                    Some(RefusalReason::InsufficientPulsa) => Bought::Exhausted(before),
                     // The telco refuses this number's purchases: no point retrying forever.
-                    Some(_) => Bought::Exhausted,
+                    Some(_) => Bought::Exhausted(before),
                     None => Bought::Again,
                 })
             }
@@ -1060,10 +1074,11 @@ impl Driver {
         mode: &mut ModeWatch,
         reason: LogoutReason,
         settle: Settle,
+        patch: BindingPatch,
     ) -> Result<BindingState, Halt> {
         let msisdn = binding.account.msisdn.clone();
         self.log_out(&msisdn, About::binding(binding), mode).await?;
-        self.logout_after(binding, reason, settle)
+        self.logout_after(binding, reason, settle, patch)
             .await
             .map_err(Halt::from)
     }
@@ -1141,14 +1156,10 @@ impl Driver {
         binding: &mut Binding,
         reason: LogoutReason,
         settle: Settle,
+        patch: BindingPatch,
     ) -> Result<BindingState, StoreError> {
         let state = self
-            .close(
-                binding,
-                BindingEvent::LoggedOut(reason),
-                settle,
-                BindingPatch::default(),
-            )
+            .close(binding, BindingEvent::LoggedOut(reason), settle, patch)
             .await?;
         tracing::info!(server = self.port, msisdn = %binding.account.msisdn, binding = binding.id, state = %state, "The binding ended.");
         Ok(state)
