@@ -53,9 +53,40 @@ pub async fn check(
     {
         *spent.entry(r.binding_id).or_default() += r.price.get();
     }
-    for b in store.binding_rows().await? {
+    // A binding whose latest executed purchase could not read the balance after it does not
+    // know its last balance: the number's next binding's first balance is the evidence then.
+    let mut latest: HashMap<i64, (i64, bool)> = HashMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| matches!(r.status, TrxStatus::Success | TrxStatus::Suspect))
+    {
+        let entry = latest.entry(r.binding_id).or_insert((r.id, false));
+        if r.id >= entry.0 {
+            *entry = (r.id, r.pulsa_akhir.is_none());
+        }
+    }
+    let unread_after: HashMap<i64, bool> = latest
+        .into_iter()
+        .map(|(b, (_, unread))| (b, unread))
+        .collect();
+    let bindings = store.binding_rows().await?;
+    for b in &bindings {
         if let (Some(start), Some(last)) = (b.balance_start, b.balance_last) {
             let spent = spent.get(&b.id).copied().unwrap_or(0);
+            let last = if unread_after.get(&b.id).copied().unwrap_or(false) {
+                let next = bindings
+                    .iter()
+                    .filter(|n| n.account_id == b.account_id && n.id > b.id)
+                    .min_by_key(|n| n.id)
+                    .and_then(|n| n.balance_start);
+                match next {
+                    Some(next) => next,
+                    // Nothing read since: nothing to hold the binding against.
+                    None => continue,
+                }
+            } else {
+                last
+            };
             if u64::try_from(start).unwrap_or(0).checked_sub(spent) != u64::try_from(last).ok() {
                 problems.push(format!(
                     "binding {} does not add up: start {start} − spent {spent} ≠ last {last}",
