@@ -8,7 +8,9 @@ mod helpers;
 mod scenario_helpers;
 
 mod admin;
+mod books;
 mod control;
 mod otp;
 mod scenarios;
+mod scripted;
 mod sessions;

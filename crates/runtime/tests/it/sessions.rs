@@ -5,101 +5,21 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use simrotor_domain::{AccountState, Email, Msisdn, Pin, Rupiah};
+use simrotor_domain::{AccountState, Msisdn, Rupiah};
 use simrotor_persistence::{AnswerFilter, AnswerKind};
-use simrotor_slot::{
-    Ack, Balance, Call, HttpOptions, HttpSlotClient, LocationToken, LoginToken, Otp,
-    ProductListing, ProtocolProblem, RawBody, Reply, SlotClient, SlotError, SlotResult,
-    TrxAccepted, TrxProgress,
-};
+use simrotor_slot::{Call, ProtocolProblem, RawBody, SlotError};
 
 use crate::scenario_helpers::{
     Setup, World, accounts, assert_all_settled, free_port, ledger_problems, numbers_where,
     sim_config,
 };
+use crate::scripted::Scripted;
 
-/// The real client, but the first `fail_logouts` logouts of `holder` come back unreadable (a
-/// body with a token in it, which must be kept masked); every call is written down.
-#[derive(Debug)]
-struct LosesLogouts {
-    inner: HttpSlotClient,
-    holder: Msisdn,
-    fail_logouts: Mutex<u32>,
-    calls: Arc<Mutex<Vec<String>>>,
-}
-
-impl LosesLogouts {
-    fn note<T>(&self, call: Call, msisdn: &Msisdn, res: &SlotResult<T>) {
-        let outcome = match res {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => match e.refusal_reason() {
-                Some(reason) => format!("refused: {reason}"),
-                None => "unusable".to_owned(),
-            },
-        };
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("{} {} {outcome}", call.name(), msisdn.local()));
-    }
-}
-
-#[async_trait]
-impl SlotClient for LosesLogouts {
-    async fn request_otp(&self, m: &Msisdn, pin: &Pin) -> SlotResult<Reply<Ack>> {
-        let res = self.inner.request_otp(m, pin).await;
-        self.note(Call::RequestOtp, m, &res);
-        res
-    }
-    async fn verify_otp(&self, m: &Msisdn, otp: &Otp) -> SlotResult<Reply<LoginToken>> {
-        self.inner.verify_otp(m, otp).await
-    }
-    async fn balance(&self, m: &Msisdn) -> SlotResult<Reply<Balance>> {
-        self.inner.balance(m).await
-    }
-    async fn location_token(&self, m: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        self.inner.location_token(m).await
-    }
-    async fn list_products(&self, m: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        self.inner.list_products(m).await
-    }
-    async fn buy(
-        &self,
-        m: &Msisdn,
-        product: &str,
-        email: &Email,
-        limit: Rupiah,
-    ) -> SlotResult<Reply<TrxAccepted>> {
-        self.inner.buy(m, product, email, limit).await
-    }
-    async fn transaction_otp(&self, m: &Msisdn, otp: &Otp) -> SlotResult<Reply<Ack>> {
-        self.inner.transaction_otp(m, otp).await
-    }
-    async fn trx_status(&self, m: &Msisdn, trx: &str) -> SlotResult<Reply<TrxProgress>> {
-        self.inner.trx_status(m, trx).await
-    }
-    async fn logout(&self, m: &Msisdn) -> SlotResult<Reply<Ack>> {
-        let lose = {
-            let mut left = self.fail_logouts.lock().unwrap();
-            let lose = *m == self.holder && *left > 0;
-            if lose {
-                *left -= 1;
-            }
-            lose
-        };
-        let res = if lose {
-            Err(
-                SlotError::protocol(Call::Logout, ProtocolProblem::Truncated).with_raw(Some(
-                    RawBody::new(r#"{"res":{"status":"0","token":"eyJhbGciOiJIUzUxMiJ9.e30.leak"#),
-                )),
-            )
-        } else {
-            self.inner.logout(m).await
-        };
-        self.note(Call::Logout, m, &res);
-        res
-    }
+/// An unreadable logout answer, with a token in it that must be kept masked.
+fn lost_logout() -> SlotError {
+    SlotError::protocol(Call::Logout, ProtocolProblem::Truncated).with_raw(Some(RawBody::new(
+        r#"{"res":{"status":"0","token":"eyJhbGciOiJIUzUxMiJ9.e30.leak"#,
+    )))
 }
 
 /// Runs two numbers, `a` then `b`, on one server whose client loses `a`'s first
@@ -113,14 +33,14 @@ async fn two_numbers_one_server(lost_logouts: u32) -> (Vec<String>, Msisdn, Msis
     let numbers = numbers_where(&sim, 7_000, 2, |p| p.reseller && !p.blocked);
     let (a, b) = (numbers[0].clone(), numbers[1].clone());
     let port = free_port();
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let double = LosesLogouts {
-        inner: HttpSlotClient::with_options(HttpOptions::new(format!("http://127.0.0.1:{port}")))
-            .unwrap(),
-        holder: a.clone(),
-        fail_logouts: Mutex::new(lost_logouts),
-        calls: calls.clone(),
-    };
+    let holder = a.clone();
+    let double = Scripted::new(
+        port,
+        Box::new(move |call, m, nth| {
+            (call == Call::Logout && *m == holder && nth <= lost_logouts).then(lost_logout)
+        }),
+    );
+    let calls: Arc<Mutex<Vec<String>>> = double.calls.clone();
     let mut setup = Setup::new(sim, 1, numbers.clone());
     setup.ports = Some(vec![port]);
     setup.double = Some((0, Arc::new(double)));
@@ -154,7 +74,7 @@ async fn two_numbers_one_server(lost_logouts: u32) -> (Vec<String>, Msisdn, Msis
         assert!(body.contains("****"), "{body}");
     }
     sim.stop().await;
-    let calls = calls.lock().unwrap().clone();
+    let calls = Scripted::calls_of(&calls, &[Call::RequestOtp, Call::Logout]);
     (calls, a, b)
 }
 
