@@ -70,16 +70,21 @@ pub async fn check(
         .map(|(b, (_, unread))| (b, unread))
         .collect();
     let bindings = store.binding_rows().await?;
+    // Each binding's successor on the same number, in one pass (rows come in id order).
+    let mut next_start: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut latest_of_account: HashMap<i64, i64> = HashMap::new();
+    let mut ordered: Vec<_> = bindings.iter().collect();
+    ordered.sort_by_key(|b| b.id);
+    for b in ordered {
+        if let Some(previous) = latest_of_account.insert(b.account_id, b.id) {
+            next_start.insert(previous, b.balance_start);
+        }
+    }
     for b in &bindings {
         if let (Some(start), Some(last)) = (b.balance_start, b.balance_last) {
             let spent = spent.get(&b.id).copied().unwrap_or(0);
             let last = if unread_after.get(&b.id).copied().unwrap_or(false) {
-                let next = bindings
-                    .iter()
-                    .filter(|n| n.account_id == b.account_id && n.id > b.id)
-                    .min_by_key(|n| n.id)
-                    .and_then(|n| n.balance_start);
-                match next {
+                match next_start.get(&b.id).copied().flatten() {
                     Some(next) => next,
                     // Nothing read since: nothing to hold the binding against.
                     None => continue,

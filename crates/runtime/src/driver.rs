@@ -134,7 +134,9 @@ fn raw(reply_raw: &RawAnswer) -> serde_json::Value {
 }
 
 fn raw_error(e: &SlotError) -> serde_json::Value {
-    json!({ "error": e.to_string(), "body": e.raw_body() })
+    // Kept with the binding or purchase: secrets masked, like every kept body.
+    let body = e.raw_body().map(|body| mask_secrets(e.call, body));
+    json!({ "error": e.to_string(), "body": body })
 }
 
 /// A transport failure that says the server is not answering.
@@ -1097,12 +1099,12 @@ impl Driver {
             .await?
         {
             Ok(_) => true,
-            Err(e) if matches!(e.kind, SlotErrorKind::Refused { .. }) => {
-                tracing::info!(server = self.port, msisdn = %msisdn, error = %e, "The logout was refused: the server holds no session of that number.");
+            Err(e) if e.refusal_reason() == Some(RefusalReason::TokenExpired) => {
+                tracing::info!(server = self.port, msisdn = %msisdn, error = %e, "The logout was refused as an expired session: the server holds no session of that number.");
                 true
             }
             Err(e) => {
-                tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The logout could not be read; the server may still hold the number, the next login logs it out first.");
+                tracing::warn!(server = self.port, msisdn = %msisdn, error = %e, "The logout was not answered as done; the server may still hold the number, the next login logs it out first.");
                 false
             }
         };
@@ -1116,8 +1118,9 @@ impl Driver {
 
     /// One session per server: before `binding`'s number logs in, a number whose session the
     /// server may still hold (its binding ended after a login without an answered logout, or a
-    /// crash left it) is logged out. `refused`: the server just said it is in use, so when the
-    /// store names nobody, the server's previous number is taken as the holder.
+    /// crash left it) is logged out. `refused`: the server just said it is in use, so the marked
+    /// number is logged out even when it is this binding's own, and when the store names nobody,
+    /// the server's previous number is taken as the holder.
     async fn free_server(
         &self,
         binding: &Binding,
@@ -1125,12 +1128,14 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<(), Halt> {
         let msisdn = &binding.account.msisdn;
+        // Before a login the number's own old session needs no logout; after an in-use
+        // refusal it may be the one in the way ("sudah login"), so it is logged out too.
         let marked = self
             .store
             .server(self.server_id)
             .await?
             .and_then(|row| row.session_msisdn)
-            .filter(|holder| holder != msisdn);
+            .filter(|holder| refused || holder != msisdn);
         let holder = match marked {
             Some(holder) => Some(holder),
             None if refused => self

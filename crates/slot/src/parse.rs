@@ -292,11 +292,7 @@ pub const LAYOUTS: &[Layout] = &[
         call: Call::Logout,
         envelope: "unknown (inferred: req/res)",
         body: BodyKind::Ack,
-        success: Success {
-            codes: &["200"],
-            status_msgs: &["success"],
-            confirm: None,
-        },
+        success: UPOINT,
         fields: &[
             (Field::Code, &["code"]),
             (Field::Message, &["message", "msg"]),
@@ -492,11 +488,11 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
     let plain =
         is_2xx(answer.http_status) && !trimmed.is_empty() && !trimmed.starts_with(['{', '[', '<']);
     if plain {
-        // A JSON string is the token, quoted.
-        let token = if trimmed.starts_with('"') {
-            serde_json::from_str::<String>(trimmed).ok()
-        } else {
-            Some(trimmed.to_owned())
+        // A JSON string is the token, quoted; another JSON value (`null`, `false`, `0`) is not.
+        let token = match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::String(token)) => Some(token),
+            Ok(_) => None,
+            Err(_) => Some(trimmed.to_owned()),
         };
         return match token {
             Some(token) if is_token_text(&token) => {
@@ -559,8 +555,17 @@ pub(crate) fn list_products(answer: HttpAnswer<'_>) -> Parsed<ProductListing> {
 
 /// `/trx_idv`. Its `is_success` is kept, never decided on: the purchase is always followed
 /// with `/status_idv` (the earlier client never trusted it; an example shows `2` at once).
+///
+/// Success on this call is a `trx_id` (the contract): an answer that carries one is accepted
+/// whatever its status says, so a purchase that went through is always followed, never booked
+/// as refused.
 pub(crate) fn buy(answer: HttpAnswer<'_>) -> Parsed<TrxAccepted> {
-    let body = JsonAnswer::read(layout(Call::Buy), answer)?.success()?;
+    let json = JsonAnswer::read(layout(Call::Buy), answer)?;
+    let body = if json.body.find(Field::TrxId).is_some() {
+        json.body
+    } else {
+        json.success()?
+    };
     let Some(trx_id) = body.text(Field::TrxId) else {
         return Err(body.fail(ProtocolProblem::MissingField {
             field: "res.data.trx_id",
@@ -580,6 +585,15 @@ pub(crate) fn buy(answer: HttpAnswer<'_>) -> Parsed<TrxAccepted> {
 /// transaction stays open for the runtime to settle.
 pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
     let json = JsonAnswer::read(layout(Call::TrxStatus), answer)?;
+    // `is_success == 2` is final whatever the status beside it says (the contract's success
+    // rule here is `res.data` present): the voucher decides between success and suspect.
+    if json.body.find(Field::IsSuccess).and_then(int_of) == Some(2) {
+        let progress = match json.body.find(Field::Voucher).and_then(voucher_of) {
+            Some(voucher) => TrxProgress::Success { voucher },
+            None => TrxProgress::CompletedWithoutVoucher,
+        };
+        return Ok((progress, json.body.into_raw()));
+    }
     // A refusal is the purchase's failure only when it says so: the telco refused it for pulsa,
     // the answer marks the transaction itself failed (`is_success` neither 1 nor 2), or its
     // message says "gagal" (failed). Any other refusal ("Transaksi tidak ditemukan") says

@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
 use secrecy::{ExposeSecret, SecretString};
 
 macro_rules! secret_newtype {
@@ -57,28 +60,29 @@ secret_newtype!(
     LocationToken
 );
 
-/// Keys whose values are secrets wherever they stand in an answer (the servers echo the query,
-/// PIN and OTP included, in `req`).
-const SECRET_KEYS: &[&str] = &[
-    "tokenid",
-    "token_login",
-    "token",
-    "token_location",
-    "otp",
-    "pin",
-    "password",
-];
+/// Whether a key names a secret wherever it stands in an answer (the servers echo the query,
+/// PIN and OTP included, in `req`): any `…token…` or `…password…`, and `otp`, `pin` or a key
+/// ending in `_otp`/`_pin`.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("token")
+        || key.contains("password")
+        || ["otp", "pin"]
+            .iter()
+            .any(|s| key == *s || key.ends_with(&format!("_{s}")))
+}
 
-/// An answer's body with its secrets masked, its shape kept: the values of secret keys, any
-/// string that looks like a JWT (`eyJ…`), and the whole body of `/token_location3` (the token
-/// itself) become `****`. For keeping and showing answers nobody could read.
+/// An answer's body with its secrets masked, its shape kept: the whole value of a secret key
+/// (a string, a number or a whole object), any `eyJ…` run (a JWT), and the whole body of
+/// `/token_location3` (the token itself) become `****`. A body that is not JSON (cut short, an
+/// HTML page) is masked by its text: `"otp": "…"`, `pin=…` and JWT runs. For keeping and
+/// showing answers nobody could read.
 pub fn mask_secrets(call: crate::Call, body: &str) -> String {
     fn walk(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::Object(map) => {
                 for (key, v) in map.iter_mut() {
-                    let secret_key = SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k));
-                    if secret_key && (v.is_string() || v.is_number()) {
+                    if is_secret_key(key) && !v.is_null() && !v.is_boolean() {
                         *v = serde_json::Value::String(MASK.to_owned());
                     } else {
                         walk(v);
@@ -97,7 +101,40 @@ pub fn mask_secrets(call: crate::Call, body: &str) -> String {
     if call == crate::Call::LocationToken && !body.trim().is_empty() {
         return MASK.to_owned();
     }
-    mask_jwt_runs(body)
+    mask_text(&mask_jwt_runs(body))
+}
+
+/// `"key": "value"` (also cut short, without its closing quote) and `key=value` of secret keys,
+/// in text that is not JSON.
+fn mask_text(text: &str) -> String {
+    static QUOTED: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r#"(?i)("([a-z_]*)"\s*:\s*)("[^"]*"?|-?[0-9][0-9.]*)"#).ok());
+    static QUERY: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r#"(?i)\b([a-z_]+)=([^&\s"'<>]*)"#).ok());
+    let mut out = text.to_owned();
+    if let Some(re) = QUOTED.as_ref() {
+        out = re
+            .replace_all(&out, |c: &Captures<'_>| {
+                if is_secret_key(&c[2]) {
+                    format!("{}\"{MASK}\"", &c[1])
+                } else {
+                    c[0].to_owned()
+                }
+            })
+            .into_owned();
+    }
+    if let Some(re) = QUERY.as_ref() {
+        out = re
+            .replace_all(&out, |c: &Captures<'_>| {
+                if is_secret_key(&c[1]) {
+                    format!("{}={MASK}", &c[1])
+                } else {
+                    c[0].to_owned()
+                }
+            })
+            .into_owned();
+    }
+    out
 }
 
 /// Every run of token characters that starts with `eyJ` (a JWT's header), masked.
@@ -166,6 +203,26 @@ mod tests {
         assert_eq!(
             super::mask_secrets(crate::Call::Balance, "bad eyJhbGciOiJIUzUxMiJ9 x"),
             "bad **** x"
+        );
+        // Cut short: not JSON any more, the secrets still masked by their keys.
+        let cut =
+            r#"{"req":{"username":"0812","otp":"123456","pin": 4321},"res":{"access_token":"abc"#;
+        let masked = super::mask_secrets(crate::Call::VerifyOtp, cut);
+        for secret in ["123456", "4321", "abc"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(masked.contains(r#""username":"0812""#), "{masked}");
+        // A page that echoes the query.
+        let page = "<p>GET /otp?username=0812&pin=975310&otp=111222 failed</p>";
+        assert_eq!(
+            super::mask_secrets(crate::Call::RequestOtp, page),
+            "<p>GET /otp?username=0812&pin=****&otp=**** failed</p>"
+        );
+        // A secret held in an object is masked whole; harmless keys stay.
+        let nested = r#"{"otp":{"code":"123456"},"shipping":"x","status":"0"}"#;
+        assert_eq!(
+            super::mask_secrets(crate::Call::TransactionOtp, nested),
+            r#"{"otp":"****","shipping":"x","status":"0"}"#
         );
     }
 }

@@ -279,6 +279,43 @@ fn a_status_is_a_refusal_only_where_the_calls_success_code_is_known() {
 }
 
 #[test]
+fn what_decides_a_purchase_is_its_trx_id_and_its_final_flag_not_the_status() {
+    // A trx_id under a status nobody knows: accepted, so it is followed, never booked refused.
+    let mut accepted = fixture("trx_idv__accepted");
+    accepted["res"]["status"] = json!("201");
+    accepted["res"]["status_msg"] = json!("pending");
+    assert!(
+        meaning_of(Call::Buy, accepted.to_string().as_bytes())
+            .starts_with("purchase accepted, trx_id 0000000000000000000000000000a001"),
+    );
+    // A final flag with a voucher under a failing status: the voucher is not lost.
+    let mut done = fixture("status_idv__success");
+    done["res"]["status"] = json!("400");
+    done["res"]["status_msg"] = json!("failed");
+    assert_eq!(
+        meaning_of(Call::TrxStatus, done.to_string().as_bytes()),
+        expected("status_idv__success")
+    );
+    done["res"]["data"]["voucher"] = Value::Null;
+    assert_eq!(
+        meaning_of(Call::TrxStatus, done.to_string().as_bytes()),
+        expected("status_idv__suspect")
+    );
+}
+
+#[test]
+fn a_json_literal_is_no_location_token() {
+    for body in ["null", "false", "0", " true\n"] {
+        let meaning = meaning_of(Call::LocationToken, body.as_bytes());
+        assert!(meaning.starts_with("unusable: "), "{body:?}: {meaning}");
+    }
+    assert_eq!(
+        meaning_of(Call::LocationToken, br#""eyJ0eXAi.e30.x""#),
+        "location token \"eyJ0eXAi.e30.x\""
+    );
+}
+
+#[test]
 fn the_layout_table_has_one_row_per_call() {
     for call in Call::ALL {
         let rows = LAYOUTS.iter().filter(|l| l.call == *call).count();

@@ -573,7 +573,7 @@ fn status_forms_that_mean_success() {
     // /balance_pulsa has no known success code (the real answer carries no status), so a
     // failing status is asserted where the code is known: the shop's transaction status.
     for status in [r#""1""#, "1", "false", r#""gagal""#] {
-        let body = format!(r#"{{"res": {{"status": {status}, "data": {{"is_success": 2}}}}}}"#);
+        let body = format!(r#"{{"res": {{"status": {status}, "data": {{"is_success": 1}}}}}}"#);
         assert!(
             trx_status(ok(&body))
                 .unwrap_err()
