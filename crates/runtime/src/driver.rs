@@ -18,7 +18,7 @@ use simrotor_persistence::{
     PurchaseOutcome, Settle, Store, StoreError,
 };
 use simrotor_slot::{
-    Otp, Product, ProductListing, RawAnswer, RefusalReason, Reply, SlotClient, SlotError,
+    Call, Otp, Product, ProductListing, RawAnswer, RefusalReason, Reply, SlotClient, SlotError,
     SlotErrorKind, TrxProgress, mask_secrets,
 };
 
@@ -106,6 +106,27 @@ impl About {
     }
 }
 
+/// The last unusable answer kept for a server: the same one again in a row (a status poll, a
+/// balance asked again) is kept once per streak, not once per call.
+#[derive(Debug, Default, Clone)]
+pub struct KeptStreak(Arc<std::sync::Mutex<Option<(i64, Call, String)>>>);
+
+impl KeptStreak {
+    /// Whether this answer starts a new streak (and so is kept).
+    fn starts(&self, binding: i64, call: Call, what: String) -> bool {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = Some((binding, call, what));
+        if *last == key {
+            return false;
+        }
+        *last = key;
+        true
+    }
+}
+
 /// The things a server needs to drive its bindings.
 #[derive(Clone)]
 pub struct Driver {
@@ -116,6 +137,7 @@ pub struct Driver {
     pub server_id: i64,
     pub port: u16,
     pub metrics: Arc<Metrics>,
+    pub kept: KeptStreak,
 }
 
 impl std::fmt::Debug for Driver {
@@ -292,6 +314,10 @@ impl Driver {
             } => AnswerKind::UnknownRefusal,
             _ => return,
         };
+        // The kind's words, without the request id that differs on every call.
+        if !self.kept.starts(about.binding, e.call, e.kind.to_string()) {
+            return;
+        }
         let answer = NewUnusableAnswer {
             server_id: self.server_id,
             call: e.call.name().to_owned(),

@@ -127,6 +127,7 @@ impl Supervisor {
             server_id: slot.row.id,
             port,
             metrics: self.metrics.clone(),
+            kept: Default::default(),
         };
         let actor = ServerActor::new(
             driver,
