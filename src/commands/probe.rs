@@ -52,7 +52,7 @@ pub async fn run(config: &Config, args: ProbeArgs) -> anyhow::Result<ExitCode> {
             query.push(("limit_harga", limit.to_string()));
         }
         Call::TrxStatus => query.push(("trx_id", need(&args.trx_id, "--trx-id")?)),
-        Call::Balance | Call::LocationToken | Call::ListProducts | Call::Logout => {}
+        Call::Balance | Call::TokenLocation | Call::ListProducts | Call::Logout => {}
     }
     let client = HttpSlotClient::with_options(HttpOptions::from_spec(spec))
         .context("cannot build the HTTP client")?;

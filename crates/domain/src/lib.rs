@@ -9,6 +9,7 @@
 mod account;
 mod batch;
 mod binding;
+mod call;
 mod credentials;
 mod machine;
 mod money;
@@ -19,6 +20,7 @@ mod transaction;
 pub use account::{AccountEvent, AccountState};
 pub use batch::{BatchId, BatchIdError};
 pub use binding::{BindingEvent, BindingState, FailReason, LogoutReason};
+pub use call::Call;
 pub use credentials::{Email, EmailError, Pin, PinError};
 pub use machine::{IllegalTransition, StateMachine, UnknownState};
 pub use money::{Rupiah, RupiahError};

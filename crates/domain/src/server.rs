@@ -55,6 +55,9 @@ pub enum ServerEvent {
     Reachable,
     /// The supervisor gave up on it.
     Fault,
+    /// A new runtime started: the live state an earlier run left (busy, waiting, paused,
+    /// draining, offline) describes nothing any more. A faulted server stays faulted.
+    Restarted,
     /// The operator cleared the fault.
     Reset,
 }
@@ -72,6 +75,7 @@ impl ServerEvent {
         ServerEvent::Reachable,
         ServerEvent::Fault,
         ServerEvent::Reset,
+        ServerEvent::Restarted,
     ];
 }
 
@@ -97,6 +101,9 @@ impl StateMachine for ServerState {
             (S::Idle | S::Busy | S::WaitingOtp | S::Draining, E::Unreachable) => S::Offline,
             (S::Offline, E::Reachable) => S::Idle,
             (S::Faulted, E::Reset) => S::Idle,
+            (S::Busy | S::WaitingOtp | S::Paused | S::Draining | S::Offline, E::Restarted) => {
+                S::Idle
+            }
             (s, E::Fault) if s != S::Faulted => S::Faulted,
             _ => return Err(self.refuse(event)),
         })
@@ -148,6 +155,11 @@ mod tests {
         (S::Offline, E::Reachable, S::Idle),
         (S::Offline, E::Fault, S::Faulted),
         (S::Faulted, E::Reset, S::Idle),
+        (S::Busy, E::Restarted, S::Idle),
+        (S::WaitingOtp, E::Restarted, S::Idle),
+        (S::Paused, E::Restarted, S::Idle),
+        (S::Draining, E::Restarted, S::Idle),
+        (S::Offline, E::Restarted, S::Idle),
     ];
 
     #[test]

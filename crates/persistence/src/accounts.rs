@@ -8,7 +8,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
-use simrotor_domain::{AccountState, BatchId, Email, Msisdn, Pin};
+use simrotor_domain::{AccountEvent, AccountState, BatchId, Email, Msisdn, Pin, StateMachine};
 
 use crate::entity::{account, binding};
 use crate::{Store, StoreError};
@@ -112,6 +112,18 @@ pub struct AccountRow {
     pub last_error: Option<String>,
 }
 
+/// A lease a dead process left, put back into the pool at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedLease {
+    pub account_id: i64,
+    pub msisdn: Msisdn,
+    pub batch_id: BatchId,
+    /// The server it was leased for.
+    pub server_id: Option<i64>,
+    pub from: AccountState,
+    pub to: AccountState,
+}
+
 /// Which accounts to list.
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
@@ -185,12 +197,12 @@ impl Store {
         batch: &BatchId,
         rows: &[NewAccount],
     ) -> Result<u64, StoreError> {
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         let mut inserted = 0;
         for chunk in rows.chunks(crate::import::CHUNK_ROWS) {
-            inserted += Self::insert_accounts(&txn, batch, chunk).await?;
+            inserted += Self::insert_accounts(&write, batch, chunk).await?;
         }
-        txn.commit().await?;
+        write.commit().await?;
         Ok(inserted)
     }
 
@@ -247,25 +259,52 @@ impl Store {
 
     /// Puts back into the pool the accounts leased by another owner before `leased_before` that
     /// never got a binding (the process died between lease and bind). Accounts with an open
-    /// binding are not touched: start-up recovery resumes those bindings.
+    /// binding are not touched: start-up recovery resumes those bindings. Each account moves
+    /// through its transition function (`AccountEvent::Released`), compare-and-set on the lease
+    /// it was read with; the released ones are returned for the audit trail.
     pub async fn release_stale_leases(
         &self,
         current: &LeaseOwner,
         leased_before: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<ReleasedLease>, StoreError> {
         let open = Query::select()
             .column(binding::Column::AccountId)
             .from(binding::Entity)
             .and_where(binding::Column::EndedAt.is_null())
             .to_owned();
-        let res = end_lease(AccountState::Available)
+        let stale = account::Entity::find()
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
             .filter(account::Column::LeaseOwner.ne(current.as_str()))
             .filter(account::Column::LeasedAt.lt(leased_before))
             .filter(account::Column::Id.not_in_subquery(open))
-            .exec(&self.db)
+            .order_by_asc(account::Column::Id)
+            .all(&self.db)
             .await?;
-        Ok(res.rows_affected)
+        let mut released = Vec::with_capacity(stale.len());
+        for m in stale {
+            let from: AccountState = m.status.parse()?;
+            let to = from.apply(&AccountEvent::Released)?;
+            let res = end_lease(to)
+                .filter(account::Column::Id.eq(m.id))
+                .filter(account::Column::Status.eq(from.name()))
+                .filter(account::Column::LeaseOwner.eq(m.lease_owner.clone()))
+                .exec(&self.db)
+                .await?;
+            if res.rows_affected == 1 {
+                let bad = |what: &str, e: &dyn std::fmt::Display| {
+                    StoreError::corrupt("accounts", m.id, format!("{what}: {e}"))
+                };
+                released.push(ReleasedLease {
+                    account_id: m.id,
+                    msisdn: Msisdn::parse(&m.msisdn).map_err(|e| bad("msisdn", &e))?,
+                    batch_id: BatchId::parse(&m.batch_id).map_err(|e| bad("batch_id", &e))?,
+                    server_id: m.leased_server_id,
+                    from,
+                    to,
+                });
+            }
+        }
+        Ok(released)
     }
 
     /// Lists accounts in import order.

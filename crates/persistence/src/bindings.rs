@@ -90,12 +90,12 @@ impl Store {
     /// Opens a binding in `BOUND` for a lease. Fails with `LeaseLost` if the account is no longer
     /// leased to this server by this owner (a reclaimed lease is never acted on).
     pub async fn open_binding(&self, lease: Lease) -> Result<Binding, StoreError> {
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         let still_ours = account::Entity::find_by_id(lease.account.id)
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
             .filter(account::Column::LeasedServerId.eq(lease.server_id))
             .filter(account::Column::LeaseOwner.eq(lease.owner.as_str()))
-            .one(&txn)
+            .one(&write)
             .await?;
         if still_ours.is_none() {
             return Err(StoreError::LeaseLost {
@@ -124,17 +124,17 @@ impl Store {
             ended_at: Set(None),
             ..Default::default()
         };
-        let inserted = match binding::Entity::insert(row).exec(&txn).await {
+        let inserted = match binding::Entity::insert(row).exec(&write).await {
             Ok(inserted) => inserted,
             Err(err) => {
                 // Refused (e.g. the server already holds an open binding): the lease is consumed,
                 // so hand the account back now rather than leave it LEASED until a restart.
-                drop(txn);
+                drop(write);
                 self.return_lease(&lease).await?;
                 return Err(err.into());
             }
         };
-        txn.commit().await?;
+        write.commit().await?;
         Ok(Binding {
             id: inserted.last_insert_id,
             server_id: lease.server_id,
@@ -168,9 +168,9 @@ impl Store {
         if next.is_terminal() {
             return Err(StoreError::Illegal(binding.state.refuse(&event)));
         }
-        let txn = self.begin_write().await?;
-        Self::cas_binding(&txn, binding, next, patch).await?;
-        txn.commit().await?;
+        let write = self.begin_write().await?;
+        Self::cas_binding(&write, binding, next, patch).await?;
+        write.commit().await?;
         binding.state = next;
         binding.version += 1;
         Ok(next)
@@ -253,8 +253,8 @@ impl Store {
                 event: format!("{event:?}"),
             });
         }
-        let txn = self.begin_write().await?;
-        Self::cas_binding(&txn, &binding, next, patch).await?;
+        let write = self.begin_write().await?;
+        Self::cas_binding(&write, &binding, next, patch).await?;
 
         let lost = || StoreError::LeaseLost {
             account_id: binding.account.id,
@@ -262,7 +262,7 @@ impl Store {
         };
         let account = account::Entity::find_by_id(binding.account.id)
             .filter(account::Column::LeasedServerId.eq(binding.server_id))
-            .one(&txn)
+            .one(&write)
             .await?
             .ok_or_else(lost)?;
         let current: AccountState = account.status.parse()?;
@@ -296,12 +296,12 @@ impl Store {
             .filter(account::Column::Id.eq(binding.account.id))
             .filter(account::Column::Status.eq(current.name()))
             .filter(account::Column::LeasedServerId.eq(binding.server_id))
-            .exec(&txn)
+            .exec(&write)
             .await?;
         if res.rows_affected != 1 {
             return Err(lost());
         }
-        txn.commit().await?;
+        write.commit().await?;
         Ok(next)
     }
 

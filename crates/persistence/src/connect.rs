@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
-use crate::runtime_claim::DatabaseHome;
+use crate::home::{DatabaseHome, sqlite_file};
 
 /// The PostgreSQL advisory lock key that serialises migrations ("simrotor" in ASCII, truncated).
 pub(crate) const MIGRATION_LOCK: i64 = 0x73_696d_726f_746f;
@@ -65,15 +65,6 @@ pub struct Store {
     pub(crate) home: DatabaseHome,
 }
 
-/// The file behind a `sqlite:` URL, if it names one.
-pub(crate) fn sqlite_file(url: &str) -> Option<&Path> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
-}
-
 impl Store {
     /// Connects and applies every pending migration.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
@@ -117,13 +108,14 @@ impl Store {
     /// PostgreSQL, so two processes starting together on a fresh database do not both try to
     /// create the tables.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         if self.backend() == DatabaseBackend::Postgres {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            write
+                .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 .await?;
         }
-        Migrator::up(&txn, None).await?;
-        txn.commit().await?;
+        Migrator::up(&write, None).await?;
+        write.commit().await?;
         Ok(())
     }
 
@@ -205,19 +197,5 @@ mod tests {
             "1",
             "NORMAL when configured"
         );
-    }
-
-    #[test]
-    fn finds_the_sqlite_file() {
-        assert_eq!(
-            sqlite_file("sqlite://data/x.db"),
-            Some(Path::new("data/x.db"))
-        );
-        assert_eq!(
-            sqlite_file("sqlite:///tmp/x.db?mode=rwc"),
-            Some(Path::new("/tmp/x.db"))
-        );
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("postgres://h/d"), None);
     }
 }

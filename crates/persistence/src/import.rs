@@ -372,7 +372,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
         let _ = tx.blocking_send(last);
     });
 
-    let txn = store.begin_write().await.map_err(store_err)?;
+    let write = store.begin_write().await.map_err(store_err)?;
     let mut report = ImportReport {
         rejected_file: None,
         ..Default::default()
@@ -384,7 +384,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Chunk { rows, bytes } => {
-                match Store::insert_accounts(&txn, &opts.batch, &rows).await {
+                match Store::insert_accounts(&write, &opts.batch, &rows).await {
                     Ok(n) => {
                         report.accepted += n;
                         report.already_present += rows.len() as u64 - n;
@@ -420,7 +420,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
     let _ = parser.join();
     match outcome {
         Ok(()) => {
-            txn.commit().await.map_err(|e| store_err(e.into()))?;
+            write.commit().await.map_err(|e| store_err(e.into()))?;
             if report.rejected > 0 {
                 report.rejected_file = opts.rejected_path.clone();
             }
@@ -428,7 +428,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
         }
         Err(e) => {
             // Dropping the transaction rolls it back; the rejected file describes nothing now.
-            drop(txn);
+            drop(write);
             if let Some(path) = &opts.rejected_path {
                 remove_if_exists(path);
             }

@@ -12,20 +12,23 @@ mod bindings;
 mod connect;
 pub mod entity;
 mod error;
+mod home;
 pub mod import;
+mod purchases;
 mod recap;
 mod runtime_claim;
 mod servers;
 mod suspects;
-mod transactions;
 
-pub use accounts::{AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount};
+pub use accounts::{
+    AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount, ReleasedLease,
+};
 pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
 pub use bindings::{Binding, BindingPatch, Settle};
 pub use connect::{Store, StoreOptions, Synchronous};
 pub use error::StoreError;
+pub use purchases::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};
 pub use recap::{BatchRecap, NumberCounts, PulsaSums, Recap, SinceTotals, TrxCounts};
 pub use runtime_claim::RuntimeClaim;
-pub use servers::{OpenBindingView, ServerOverview, ServerRow, ServerSeed};
+pub use servers::{OpenBindingView, ServerMove, ServerOverview, ServerRow, ServerSeed};
 pub use suspects::Suspect;
-pub use transactions::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::connect::sqlite_file;
+use crate::home::DatabaseHome;
 use crate::{Store, StoreError};
 
 /// The PostgreSQL advisory lock key of the runtime claim ("simrotrt" in ASCII); distinct from
@@ -29,27 +29,6 @@ const RUNTIME_LOCK: i64 = 0x7369_6d72_6f74_7274;
 /// What the claim's PostgreSQL session calls itself, so the operator can find the holder in
 /// `pg_stat_activity`.
 const APPLICATION_NAME: &str = "simrotor-runtime";
-
-/// Where a store's database lives, as far as claiming it goes.
-#[derive(Debug, Clone)]
-pub(crate) enum DatabaseHome {
-    SqliteFile(PathBuf),
-    InMemory,
-    /// The URL may carry a password: secret, so the store's `Debug` never prints it.
-    Postgres(SecretString),
-}
-
-impl DatabaseHome {
-    pub(crate) fn of(backend: DatabaseBackend, url: &str) -> Self {
-        match backend {
-            DatabaseBackend::Postgres => Self::Postgres(SecretString::from(url)),
-            _ => match sqlite_file(url) {
-                Some(path) => Self::SqliteFile(path.to_path_buf()),
-                None => Self::InMemory,
-            },
-        }
-    }
-}
 
 /// Proof that this process is the one runtime on its database; the claim lasts as long as this
 /// value (or the process) lives.

@@ -39,6 +39,14 @@ pub struct ServerRow {
     pub session_msisdn: Option<Msisdn>,
 }
 
+/// A server state changed outside a driver (start-up recovery), for its audit line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerMove {
+    pub port: u16,
+    pub from: ServerState,
+    pub to: ServerState,
+}
+
 impl TryFrom<server::Model> for ServerRow {
     type Error = StoreError;
     fn try_from(m: server::Model) -> Result<Self, StoreError> {
@@ -177,7 +185,7 @@ impl Store {
     /// ones get their port, settings and enabled flag refreshed (state and `device_id` are
     /// kept), and servers no longer configured are disabled.
     pub async fn sync_servers(&self, seeds: &[ServerSeed]) -> Result<Vec<ServerRow>, StoreError> {
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         let now = Utc::now();
         for seed in seeds {
             let row = server::ActiveModel {
@@ -201,7 +209,7 @@ impl Store {
                         ])
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(&write)
                 .await?;
         }
         let configured: Vec<String> = seeds.iter().map(|s| s.base_url.clone()).collect();
@@ -210,9 +218,9 @@ impl Store {
             .col_expr(server::Column::UpdatedAt, now.into())
             .filter(server::Column::BaseUrl.is_not_in(configured))
             .filter(server::Column::Enabled.eq(true))
-            .exec(&txn)
+            .exec(&write)
             .await?;
-        txn.commit().await?;
+        write.commit().await?;
         self.servers().await
     }
 
@@ -230,16 +238,29 @@ impl Store {
 
     /// At start-up, the live states a previous run left (`BUSY`, `WAITING_OTP`, `OFFLINE`, …)
     /// describe nothing any more: every server that is not `FAULTED` starts `IDLE`. A faulted
-    /// server stays faulted until the operator resets it.
-    pub async fn reset_server_states(&self) -> Result<u64, StoreError> {
-        let res = server::Entity::update_many()
-            .col_expr(server::Column::State, ServerState::Idle.name().into())
-            .col_expr(server::Column::StateReason, Option::<String>::None.into())
-            .col_expr(server::Column::UpdatedAt, Utc::now().into())
+    /// server stays faulted until the operator resets it. Each server moves through its
+    /// transition function (`ServerEvent::Restarted`), one compare-and-set each; the moves are
+    /// returned for the audit trail.
+    pub async fn reset_server_states(&self) -> Result<Vec<ServerMove>, StoreError> {
+        let rows = server::Entity::find()
             .filter(server::Column::State.ne(ServerState::Faulted.name()))
-            .exec(&self.db)
+            .filter(server::Column::State.ne(ServerState::Idle.name()))
+            .order_by_asc(server::Column::Id)
+            .all(&self.db)
             .await?;
-        Ok(res.rows_affected)
+        let mut moved = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut server = ServerRow::try_from(row)?;
+            let from = server.state;
+            self.move_server(&mut server, ServerEvent::Restarted, None)
+                .await?;
+            moved.push(ServerMove {
+                port: server.port,
+                from,
+                to: server.state,
+            });
+        }
+        Ok(moved)
     }
 
     /// One server by id.

@@ -126,7 +126,7 @@ impl Store {
     ) -> Result<Suspect, StoreError> {
         let who = required("who", who)?;
         let why = required("why", why)?;
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         // `updated_at` is left alone: it stays the time of the last evidence, and the verdict
         // has its own time.
         let res = transaction::Entity::update_many()
@@ -136,9 +136,9 @@ impl Store {
             .filter(transaction::Column::Id.eq(id))
             .filter(transaction::Column::Status.eq(TrxStatus::Suspect.name()))
             .filter(transaction::Column::ResolvedAt.is_null())
-            .exec(&txn)
+            .exec(&write)
             .await?;
-        let row = transaction::Entity::find_by_id(id).one(&txn).await?;
+        let row = transaction::Entity::find_by_id(id).one(&write).await?;
         let Some(row) = row else {
             return Err(StoreError::TransactionNotFound { id });
         };
@@ -161,8 +161,8 @@ impl Store {
                 }
             });
         }
-        let ports = ports_of(&txn, [row.server_id]).await?;
-        txn.commit().await?;
+        let ports = ports_of(&write, [row.server_id]).await?;
+        write.commit().await?;
         Suspect::from_row(row, &ports)
     }
 }

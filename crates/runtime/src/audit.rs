@@ -3,7 +3,7 @@
 //! `tracing` under this module's target, which the launcher routes to the JSON audit files.
 
 use simrotor_domain::{BindingState, ServerState};
-use simrotor_persistence::{Binding, Purchase};
+use simrotor_persistence::{Binding, Purchase, ReleasedLease};
 
 /// A binding changed state; `from` is `None` when it was just opened (`BOUND`).
 pub fn binding_moved(port: u16, binding: &Binding, from: Option<BindingState>, to: BindingState) {
@@ -48,6 +48,21 @@ pub fn server_moved(port: u16, from: ServerState, to: ServerState, reason: Optio
         to = %to,
         reason,
         "The server moved."
+    );
+}
+
+/// A lease a dead process left was put back into the pool at start-up (no binding was opened
+/// on it, so no binding line tells it).
+pub fn lease_released(lease: &ReleasedLease) {
+    tracing::info!(
+        event = "account",
+        batch = %lease.batch_id,
+        msisdn = %lease.msisdn,
+        account = lease.account_id,
+        leased_for = lease.server_id,
+        from = %lease.from,
+        to = %lease.to,
+        "A lease a previous run left was put back into the pool."
     );
 }
 

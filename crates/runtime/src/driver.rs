@@ -595,7 +595,7 @@ impl Driver {
                         },
                     };
                     let location = match self
-                        .call(mode, about, || self.client.location_token(&msisdn))
+                        .call(mode, about, || self.client.token_location(&msisdn))
                         .await?
                     {
                         Ok(l) => l,

@@ -14,9 +14,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use simrotor_domain::{Email, Msisdn, Pin, Rupiah, TrxStatus};
+use simrotor_domain::{Call, Email, Msisdn, Pin, Rupiah, TrxStatus};
 use simrotor_slot::{
-    Ack, Balance, LocationToken, LoginToken, Otp, ProductListing, Reply, SlotClient, SlotResult,
+    Ack, Balance, Otp, ProductListing, Reply, SlotClient, SlotResult, TokenLocation, TokenLogin,
     TrxAccepted, TrxProgress,
 };
 
@@ -182,10 +182,11 @@ impl Metrics {
             .observe(waited.as_secs_f64());
     }
 
-    pub fn slot_call(&self, call: &'static str, ok: bool, took: Duration) {
+    /// Times one call, labelled by its name (the path without its slash, as in the contract).
+    pub fn slot_call(&self, call: Call, ok: bool, took: Duration) {
         self.slot_calls
             .get_or_create(&CallLabels {
-                call,
+                call: call.name(),
                 outcome: if ok { "ok" } else { "error" },
             })
             .observe(took.as_secs_f64());
@@ -247,7 +248,7 @@ impl MeteredClient {
 
     async fn timed<T>(
         &self,
-        call: &'static str,
+        call: Call,
         fut: impl std::future::Future<Output = SlotResult<T>>,
     ) -> SlotResult<T> {
         let started = std::time::Instant::now();
@@ -261,21 +262,22 @@ impl MeteredClient {
 #[async_trait]
 impl SlotClient for MeteredClient {
     async fn request_otp(&self, msisdn: &Msisdn, pin: &Pin) -> SlotResult<Reply<Ack>> {
-        self.timed("otp", self.inner.request_otp(msisdn, pin)).await
+        self.timed(Call::RequestOtp, self.inner.request_otp(msisdn, pin))
+            .await
     }
-    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<LoginToken>> {
-        self.timed("verify_otp", self.inner.verify_otp(msisdn, otp))
+    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<TokenLogin>> {
+        self.timed(Call::VerifyOtp, self.inner.verify_otp(msisdn, otp))
             .await
     }
     async fn balance(&self, msisdn: &Msisdn) -> SlotResult<Reply<Balance>> {
-        self.timed("balance", self.inner.balance(msisdn)).await
+        self.timed(Call::Balance, self.inner.balance(msisdn)).await
     }
-    async fn location_token(&self, msisdn: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        self.timed("token_location", self.inner.location_token(msisdn))
+    async fn token_location(&self, msisdn: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
+        self.timed(Call::TokenLocation, self.inner.token_location(msisdn))
             .await
     }
     async fn list_products(&self, msisdn: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        self.timed("list_idv", self.inner.list_products(msisdn))
+        self.timed(Call::ListProducts, self.inner.list_products(msisdn))
             .await
     }
     async fn buy(
@@ -286,21 +288,24 @@ impl SlotClient for MeteredClient {
         limit_harga: Rupiah,
     ) -> SlotResult<Reply<TrxAccepted>> {
         self.timed(
-            "trx_idv",
+            Call::Buy,
             self.inner.buy(msisdn, product_id, email, limit_harga),
         )
         .await
     }
     async fn transaction_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<Ack>> {
-        self.timed("otp_idv", self.inner.transaction_otp(msisdn, otp))
-            .await
+        self.timed(
+            Call::TransactionOtp,
+            self.inner.transaction_otp(msisdn, otp),
+        )
+        .await
     }
     async fn trx_status(&self, msisdn: &Msisdn, trx_id: &str) -> SlotResult<Reply<TrxProgress>> {
-        self.timed("status_idv", self.inner.trx_status(msisdn, trx_id))
+        self.timed(Call::TrxStatus, self.inner.trx_status(msisdn, trx_id))
             .await
     }
     async fn logout(&self, msisdn: &Msisdn) -> SlotResult<Reply<Ack>> {
-        self.timed("logout", self.inner.logout(msisdn)).await
+        self.timed(Call::Logout, self.inner.logout(msisdn)).await
     }
 }
 
@@ -316,7 +321,7 @@ mod tests {
         m.purchase_final(TrxStatus::Failed, Rupiah::new(10_000));
         m.binding_ended("EXHAUSTED");
         m.otp_waited("login", Duration::from_secs(3));
-        m.slot_call("balance", true, Duration::from_millis(12));
+        m.slot_call(Call::Balance, true, Duration::from_millis(12));
         m.server_restarted(9903);
         m.set_gauges([("BUSY", 18), ("WAITING_OTP", 2)], [("B1".to_owned(), 200)]);
         let text = m.render();
@@ -330,7 +335,7 @@ mod tests {
             "simrotor_pool_available{batch=\"B1\"} 200",
             "simrotor_server_restarts_total{server=\"9903\"} 1",
             "simrotor_otp_wait_seconds_count{purpose=\"login\"} 1",
-            "simrotor_slot_call_seconds_count{call=\"balance\",outcome=\"ok\"} 1",
+            "simrotor_slot_call_seconds_count{call=\"balance_pulsa\",outcome=\"ok\"} 1",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

@@ -14,6 +14,7 @@ use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
 use crate::admin::Admin;
+use crate::audit;
 use crate::control::{self, ControlHandle, ControlState};
 use crate::metrics::{MeteredClient, Metrics};
 use crate::otp::OtpHub;
@@ -90,13 +91,18 @@ pub async fn start(
     let owner = LeaseOwner::for_this_process();
     let metrics = Arc::new(Metrics::new());
     let released = store.release_stale_leases(&owner, Utc::now()).await?;
-    if released > 0 {
+    for lease in &released {
+        audit::lease_released(lease);
+    }
+    if !released.is_empty() {
         tracing::warn!(
-            released,
+            released = released.len(),
             "Put back into the pool the numbers a previous run leased but never bound."
         );
     }
-    store.reset_server_states().await?;
+    for moved in store.reset_server_states().await? {
+        audit::server_moved(moved.port, moved.from, moved.to, Some("restart"));
+    }
     let rows = store.sync_servers(&server_seeds(config)?).await?;
     let specs = config.server_specs()?;
     let mut servers = Vec::new();

@@ -16,7 +16,10 @@ use tokio::sync::mpsc;
 use crate::faults;
 use crate::shapes::{self, Reply};
 use crate::sms::Sms;
-use crate::world::{Call, Params, World};
+use simrotor_domain::Call;
+
+use crate::params::Params;
+use crate::world::World;
 
 /// What every worker of every port shares.
 #[derive(Debug)]
@@ -93,7 +96,7 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
         // The receiver lives as long as the simulator; after a stop nothing is left to post to.
         let _ = forward.send(sms);
     }
-    if call == Call::TrxIdv && outcome.purchased && draw.lose_answer {
+    if call == Call::Buy && outcome.purchased && draw.lose_answer {
         tracing::debug!(port, "A simulated server loses a purchase's answer.");
         return faults::lost();
     }

@@ -77,6 +77,7 @@
 
 mod faults;
 mod http;
+mod params;
 mod profile;
 mod shapes;
 mod sms;

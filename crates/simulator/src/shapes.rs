@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use simrotor_config::SimProduct;
 use simrotor_domain::{Msisdn, Rupiah};
 
-use crate::world::{Call, Params};
+use simrotor_domain::Call;
+
+use crate::params::Params;
 
 /// The shape one answer is rendered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +135,7 @@ pub(crate) enum Answer {
         token: SecretString,
     },
     Balance(Balance),
-    LocationToken(SecretString),
+    TokenLocation(SecretString),
     Products {
         msisdn: Msisdn,
         device_id: String,
@@ -232,7 +234,7 @@ fn legacy_trx(trx: &TrxRef, is_success: u8) -> Value {
 
 fn legacy(params: &Params, answer: &Answer) -> Reply {
     let res = match answer {
-        Answer::LocationToken(token) => return Reply::Text(token.expose_secret().to_owned()),
+        Answer::TokenLocation(token) => return Reply::Text(token.expose_secret().to_owned()),
         Answer::OtpSent => legacy_ok("Kode OTP telah dikirim ke nomor Anda", None),
         Answer::LoggedIn { token } => legacy_ok(
             "Login berhasil",
@@ -392,7 +394,7 @@ fn real(call: Call, params: &Params, transid: &str, answer: &Answer) -> Reply {
             json!({"status": "true", "tokenid": token.expose_secret()}),
         ),
         Answer::Balance(b) => enveloped(params, balance_info(b)),
-        Answer::LocationToken(token) => Reply::Text(token.expose_secret().to_owned()),
+        Answer::TokenLocation(token) => Reply::Text(token.expose_secret().to_owned()),
         Answer::Products {
             msisdn,
             device_id,
@@ -431,20 +433,20 @@ fn real(call: Call, params: &Params, transid: &str, answer: &Answer) -> Reply {
 
 fn real_refusal(call: Call, params: &Params, transid: &str, r: &Refusal) -> Reply {
     match call {
-        Call::Otp | Call::VerifyOtp => unwrapped(json!({
+        Call::RequestOtp | Call::VerifyOtp => unwrapped(json!({
             "status": "1", "code": "99999", "message": r.message, "transid": transid,
         })),
-        Call::ListIdv => unwrapped(match r.kind {
+        Call::ListProducts => unwrapped(match r.kind {
             Kind::NotReseller => not_reseller(),
             Kind::NotLoggedIn => {
                 json!({"status": "401", "status_msg": "Unauthorized", "message": r.message})
             }
             kind => upoint_failed(kind, &r.message),
         }),
-        Call::TrxIdv | Call::OtpIdv | Call::StatusIdv => {
+        Call::Buy | Call::TransactionOtp | Call::TrxStatus => {
             let message = match (call, r.kind) {
-                (Call::OtpIdv, Kind::OtpWrong) => "Invalid OTP",
-                (Call::OtpIdv, Kind::OtpExpired) => "OTP expired, silakan ulangi transaksi",
+                (Call::TransactionOtp, Kind::OtpWrong) => "Invalid OTP",
+                (Call::TransactionOtp, Kind::OtpExpired) => "OTP expired, silakan ulangi transaksi",
                 _ => &r.message,
             };
             let res = match r.kind {
@@ -479,7 +481,8 @@ mod tests {
         let params = Params::from_pairs(vec![("username".into(), "x".into())]);
         let answer = Answer::refused(Kind::BadRequest, "Nomor tidak valid: x");
         for shape in [Shape::Real, Shape::Legacy] {
-            let Reply::Json { http, body } = render(shape, Call::Otp, &params, "T1", &answer)
+            let Reply::Json { http, body } =
+                render(shape, Call::RequestOtp, &params, "T1", &answer)
             else {
                 panic!("not JSON");
             };
@@ -502,17 +505,17 @@ mod tests {
     fn the_transaction_otp_refusals_speak_upoint_and_login_ones_keep_their_text() {
         let expired = "Kode OTP kadaluarsa, silakan ulangi transaksi";
         assert_eq!(
-            res(Call::OtpIdv, Kind::OtpExpired, expired),
+            res(Call::TransactionOtp, Kind::OtpExpired, expired),
             json!({"status": "400", "status_msg": "failed",
                    "message": "OTP expired, silakan ulangi transaksi"})
         );
         assert_eq!(
-            res(Call::OtpIdv, Kind::OtpWrong, "Kode OTP salah")["message"],
+            res(Call::TransactionOtp, Kind::OtpWrong, "Kode OTP salah")["message"],
             "Invalid OTP"
         );
         assert_eq!(
             res(
-                Call::StatusIdv,
+                Call::TrxStatus,
                 Kind::UnknownTrx,
                 "Transaksi tidak ditemukan"
             )["status"],

@@ -11,7 +11,7 @@
 //! [`World::call`] has it rendered in the shape of this answer (`shapes` knob) by
 //! [`shapes::render`], the only place that knows what a real or legacy body looks like.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Days, SubsecRound, Utc};
@@ -19,11 +19,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig};
-use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
+use simrotor_domain::{Call, Email, Msisdn, Pin, Rupiah};
 
 use crate::faults::Draw;
+use crate::params::Params;
 use crate::profile::{NumberProfile, device_id};
 use crate::shapes::{
     self, Answer, Balance, Kind, LOCATION_JWT_HEADER, LOGIN_JWT_HEADER, NOT_RESELLER, Progress,
@@ -52,78 +52,12 @@ pub struct LedgerEntry {
     pub executed_at: DateTime<Utc>,
 }
 
-/// The calls of the slot API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Call {
-    Otp,
-    VerifyOtp,
-    Balance,
-    TokenLocation,
-    ListIdv,
-    TrxIdv,
-    OtpIdv,
-    StatusIdv,
-    Logout,
-}
-
-impl Call {
-    pub(crate) fn from_path(path: &str) -> Option<Self> {
-        Some(match path {
-            "/otp" => Self::Otp,
-            "/verifyOtp" => Self::VerifyOtp,
-            "/balance_pulsa" => Self::Balance,
-            "/token_location3" => Self::TokenLocation,
-            "/list_idv" => Self::ListIdv,
-            "/trx_idv" => Self::TrxIdv,
-            "/otp_idv" => Self::OtpIdv,
-            "/status_idv" => Self::StatusIdv,
-            "/logout" => Self::Logout,
-            _ => return None,
-        })
-    }
-}
-
 /// What `trx_idv` asks for.
 #[derive(Debug, Clone, Copy)]
 struct Order<'a> {
     product_id: &'a str,
     email: &'a str,
     limit: Rupiah,
-}
-
-/// The query of a call, first value of each name kept.
-#[derive(Debug, Default)]
-pub(crate) struct Params(pub BTreeMap<String, String>);
-
-impl Params {
-    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        let mut map = BTreeMap::new();
-        for (k, v) in pairs {
-            map.entry(k).or_insert(v);
-        }
-        Self(map)
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    /// The query as the envelope's `req` echoes it, secrets masked.
-    pub(crate) fn echo(&self) -> Value {
-        let map = self
-            .0
-            .iter()
-            .map(|(k, v)| {
-                let shown = if matches!(k.as_str(), "pin" | "otp") {
-                    "****".to_owned()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), Value::String(shown))
-            })
-            .collect();
-        Value::Object(map)
-    }
 }
 
 /// A call's answer in its shape, and what else it did.
@@ -199,8 +133,9 @@ struct Session {
     login: Option<Login>,
 }
 
+/// One simulated server (a port): its device id and the one session it holds.
 #[derive(Debug)]
-struct Slot {
+struct Device {
     device_id: String,
     session: Option<Session>,
 }
@@ -270,7 +205,7 @@ pub(crate) struct World {
     transid_prefix: String,
     next_transid: u64,
     numbers: HashMap<Msisdn, Number>,
-    slots: HashMap<u16, Slot>,
+    servers: HashMap<u16, Device>,
     trxs: HashMap<String, Trx>,
     ledger: Vec<LedgerEntry>,
     inbox: Vec<Delivered>,
@@ -294,7 +229,7 @@ impl World {
             transid_prefix: started.format("MIM%y%m%d%H%M%S").to_string(),
             next_transid: 0,
             numbers: HashMap::new(),
-            slots: HashMap::new(),
+            servers: HashMap::new(),
             trxs: HashMap::new(),
             ledger: Vec::new(),
             inbox: Vec::new(),
@@ -308,18 +243,18 @@ impl World {
 
     /// Registers a served port, so its device id is known before the first call.
     pub(crate) fn add_port(&mut self, port: u16) {
-        self.slot(port);
+        self.device(port);
     }
 
     /// The server on `port` went down: it forgets whom it held, as a restarted machine would.
     pub(crate) fn reset_port(&mut self, port: u16) {
-        if let Some(slot) = self.slots.get_mut(&port) {
-            slot.session = None;
+        if let Some(device) = self.servers.get_mut(&port) {
+            device.session = None;
         }
     }
 
     pub(crate) fn device_id(&self, port: u16) -> Option<String> {
-        self.slots.get(&port).map(|s| s.device_id.clone())
+        self.servers.get(&port).map(|s| s.device_id.clone())
     }
 
     pub(crate) fn ledger(&self) -> Vec<LedgerEntry> {
@@ -371,9 +306,9 @@ impl World {
         })
     }
 
-    fn slot(&mut self, port: u16) -> &mut Slot {
+    fn device(&mut self, port: u16) -> &mut Device {
         let seed = self.config.seed;
-        self.slots.entry(port).or_insert_with(|| Slot {
+        self.servers.entry(port).or_insert_with(|| Device {
             device_id: device_id(seed, port),
             session: None,
         })
@@ -410,7 +345,7 @@ impl World {
 
     /// The number holding a live login (verified, token not expired) on `port`, if any.
     fn holder(&self, port: u16, now: Instant) -> Option<&Msisdn> {
-        let session = self.slots.get(&port)?.session.as_ref()?;
+        let session = self.servers.get(&port)?.session.as_ref()?;
         let login = session.login.as_ref()?;
         (now <= login.expires_at).then_some(&session.msisdn)
     }
@@ -452,22 +387,22 @@ impl World {
             Ok(msisdn) => {
                 let msisdn = &msisdn;
                 match call {
-                    Call::Otp => self.otp(port, msisdn, params, now, wall),
+                    Call::RequestOtp => self.otp(port, msisdn, params, now, wall),
                     Call::VerifyOtp => self.verify_otp(port, msisdn, params, now),
                     Call::Balance => {
                         self.logged_in(port, msisdn, now, |w, _| w.balance(msisdn, wall))
                     }
                     Call::TokenLocation => self.logged_in(port, msisdn, now, |_, login| {
-                        Step::answer(Answer::LocationToken(login.token_location.clone()))
+                        Step::answer(Answer::TokenLocation(login.token_location.clone()))
                     }),
-                    Call::ListIdv => {
+                    Call::ListProducts => {
                         self.logged_in(port, msisdn, now, |w, _| w.list_idv(port, msisdn))
                     }
-                    Call::TrxIdv => self.trx_idv(port, msisdn, params, now, wall, lose_answer),
-                    Call::OtpIdv => self.otp_idv(port, msisdn, params, now, wall),
-                    Call::StatusIdv => self.status_idv(port, msisdn, params, now),
+                    Call::Buy => self.trx_idv(port, msisdn, params, now, wall, lose_answer),
+                    Call::TransactionOtp => self.otp_idv(port, msisdn, params, now, wall),
+                    Call::TrxStatus => self.status_idv(port, msisdn, params, now),
                     Call::Logout => self.logged_in(port, msisdn, now, |w, _| {
-                        w.slot(port).session = None;
+                        w.device(port).session = None;
                         tracing::info!(msisdn = %msisdn, port, "A number logged out of a simulated server.");
                         Step::answer(Answer::LoggedOut)
                     }),
@@ -491,7 +426,7 @@ impl World {
         now: Instant,
         then: impl FnOnce(&mut Self, &Login) -> Step,
     ) -> Step {
-        let login = self.slot(port).session.as_mut().and_then(|s| {
+        let login = self.device(port).session.as_mut().and_then(|s| {
             if &s.msisdn != msisdn {
                 return None;
             }
@@ -539,7 +474,7 @@ impl World {
         }
         let code = self.code(6);
         let expires_at = now + self.config.otp_ttl;
-        self.slot(port).session = Some(Session {
+        self.device(port).session = Some(Session {
             msisdn: msisdn.clone(),
             otp: Some(Code {
                 code: code.clone().into(),
@@ -559,7 +494,7 @@ impl World {
             return bad_request("Parameter otp wajib diisi");
         };
         let pending = self
-            .slot(port)
+            .device(port)
             .session
             .as_ref()
             .filter(|s| &s.msisdn == msisdn)
@@ -583,7 +518,7 @@ impl World {
             (login, format!("{}{}", self.token(), self.token()))
         };
         let expires_at = now + self.config.token_ttl;
-        if let Some(session) = self.slot(port).session.as_mut() {
+        if let Some(session) = self.device(port).session.as_mut() {
             session.otp = None;
             session.login = Some(Login {
                 token_location: token_location.into(),
@@ -616,7 +551,7 @@ impl World {
         }
         Step::answer(Answer::Products {
             msisdn: msisdn.clone(),
-            device_id: self.slot(port).device_id.clone(),
+            device_id: self.device(port).device_id.clone(),
             products: self.config.products.clone(),
         })
     }
@@ -681,7 +616,7 @@ impl World {
                 format!("Produk {product_id} tidak ditemukan"),
             );
         };
-        let device_id = self.slot(port).device_id.clone();
+        let device_id = self.device(port).device_id.clone();
         let number = self.number(msisdn);
         if !number.profile.reseller {
             return Step::refused(Kind::NotReseller, NOT_RESELLER);
@@ -880,7 +815,7 @@ impl World {
             if !pending.matches(&given) {
                 return Step::refused(Kind::OtpWrong, "Kode OTP salah");
             }
-            let device_id = w.slot(port).device_id.clone();
+            let device_id = w.device(port).device_id.clone();
             match w.execute(&trx.trx_id, &device_id, wall, false) {
                 Ok(()) => Step {
                     purchased: true,
@@ -944,7 +879,7 @@ impl Trx {
 mod tests {
     use std::time::Duration;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -1018,7 +953,7 @@ mod tests {
         }
 
         fn login(&mut self) {
-            self.res(Call::Otp, &[("pin", "1234")]);
+            self.res(Call::RequestOtp, &[("pin", "1234")]);
             let code = self.world.latest_code(&self.msisdn).unwrap();
             let res = self.res(Call::VerifyOtp, &[("otp", &code)]);
             assert_eq!(res["status"], "0", "{res}");
@@ -1030,7 +965,7 @@ mod tests {
 
         fn buy(&mut self, product: &str) -> Value {
             self.res(
-                Call::TrxIdv,
+                Call::Buy,
                 &[
                     ("product_id", product),
                     ("email", "a@b.co"),
@@ -1047,7 +982,7 @@ mod tests {
     #[test]
     fn an_otp_expires_after_its_ttl_and_not_before() {
         let mut b = Bench::new(config());
-        b.res(Call::Otp, &[("pin", "1234")]);
+        b.res(Call::RequestOtp, &[("pin", "1234")]);
         let code = b.world.latest_code(&b.msisdn).unwrap();
         b.later(Duration::from_secs(300));
         let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -1083,10 +1018,16 @@ mod tests {
     #[test]
     fn the_first_pin_a_number_is_sent_becomes_its_pin() {
         let mut b = Bench::new(config());
-        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
-        assert_eq!(b.res(Call::Otp, &[("pin", "4321")])["message"], "PIN salah");
-        assert_eq!(b.res(Call::Otp, &[("pin", "12")])["message"], "PIN salah");
-        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
+        assert_eq!(b.res(Call::RequestOtp, &[("pin", "1234")])["status"], "0");
+        assert_eq!(
+            b.res(Call::RequestOtp, &[("pin", "4321")])["message"],
+            "PIN salah"
+        );
+        assert_eq!(
+            b.res(Call::RequestOtp, &[("pin", "12")])["message"],
+            "PIN salah"
+        );
+        assert_eq!(b.res(Call::RequestOtp, &[("pin", "1234")])["status"], "0");
     }
 
     #[test]
@@ -1099,11 +1040,11 @@ mod tests {
         let trx = b.buy("VCR10");
         let trx_id = trx["data"]["trx_id"].as_str().unwrap().to_owned();
         for _ in 0..3 {
-            let res = b.res(Call::StatusIdv, &[("trx_id", &trx_id)]);
+            let res = b.res(Call::TrxStatus, &[("trx_id", &trx_id)]);
             assert_eq!(res["data"]["is_success"], 1, "{res}");
             assert!(res["data"].get("voucher").is_none());
         }
-        let res = b.res(Call::StatusIdv, &[("trx_id", &trx_id)]);
+        let res = b.res(Call::TrxStatus, &[("trx_id", &trx_id)]);
         assert_eq!(res["data"]["is_success"], 2, "{res}");
         let voucher = res["data"]["voucher"].as_str().unwrap();
         assert_eq!(b.world.ledger()[0].voucher.as_deref(), Some(voucher));
@@ -1121,7 +1062,7 @@ mod tests {
         let first_code = b.world.latest_code(&b.msisdn).unwrap();
         assert_eq!(b.world.number(&b.msisdn.clone()).pulsa, Rupiah::new(27_000));
         b.world.number(&b.msisdn.clone()).pulsa = Rupiah::new(9_000);
-        let res = b.res(Call::OtpIdv, &[("otp", &first_code)]);
+        let res = b.res(Call::TransactionOtp, &[("otp", &first_code)]);
         assert!(
             res["message"]
                 .as_str()
@@ -1130,7 +1071,7 @@ mod tests {
             "{res}"
         );
         let trx_id = first["data"]["trx_id"].as_str().unwrap();
-        let res = b.res(Call::StatusIdv, &[("trx_id", trx_id)]);
+        let res = b.res(Call::TrxStatus, &[("trx_id", trx_id)]);
         assert_eq!(
             (res["status"].as_str(), res["data"]["is_success"].as_u64()),
             (Some("1"), Some(3))
@@ -1165,7 +1106,7 @@ mod tests {
         let mut b = Bench::new(real(config()));
         b.login();
         b.as_number(OTHER);
-        let busy = b.body(Call::Otp, &[("pin", "1234")]);
+        let busy = b.body(Call::RequestOtp, &[("pin", "1234")]);
         let transid = busy["transid"].as_str().unwrap();
         assert_eq!(
             busy,
@@ -1174,7 +1115,7 @@ mod tests {
         assert!(b.world.sms(Some(&b.msisdn)).is_empty(), "no OTP went out");
         // The holder itself may ask again; that is no other number.
         b.as_number(HOLDER);
-        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
+        assert_eq!(b.res(Call::RequestOtp, &[("pin", "1234")])["status"], "0");
         b.login();
         assert_eq!(b.res(Call::Logout, &[])["status"], "0");
         b.as_number(OTHER);
@@ -1184,16 +1125,16 @@ mod tests {
         b.later(Duration::from_secs(3600));
         b.as_number(HOLDER);
         assert_eq!(
-            b.res(Call::Otp, &[("pin", "1234")])["message"],
+            b.res(Call::RequestOtp, &[("pin", "1234")])["message"],
             SESSION_BUSY
         );
         b.later(Duration::from_millis(1));
-        assert_eq!(b.res(Call::Otp, &[("pin", "1234")])["status"], "0");
+        assert_eq!(b.res(Call::RequestOtp, &[("pin", "1234")])["status"], "0");
 
         let mut legacy = Bench::new(config());
         legacy.login();
         legacy.as_number(OTHER);
-        let res = legacy.res(Call::Otp, &[("pin", "1234")]);
+        let res = legacy.res(Call::RequestOtp, &[("pin", "1234")]);
         assert_eq!(
             (res["status"].as_str(), res["message"].as_str()),
             (Some("1"), Some(SESSION_BUSY))
@@ -1208,7 +1149,7 @@ mod tests {
         });
         b.login();
         b.as_number(OTHER);
-        let ack = b.body(Call::Otp, &[("pin", "1234")]);
+        let ack = b.body(Call::RequestOtp, &[("pin", "1234")]);
         assert_eq!(
             (ack["status"].as_str(), ack["message"].as_str()),
             (Some("0"), Some("OTP_SENT"))
@@ -1227,7 +1168,7 @@ mod tests {
         });
         (0..n)
             .map(|_| {
-                let body = b.body(Call::Otp, &[("pin", "1234")]);
+                let body = b.body(Call::RequestOtp, &[("pin", "1234")]);
                 let legacy = body.get("res").is_some();
                 let status = if legacy {
                     &body["res"]["status"]
@@ -1271,7 +1212,7 @@ mod tests {
             Reply::Text(t) => t,
             other => panic!("{other:?}"),
         };
-        b.res(Call::Otp, &[("pin", "1234")]);
+        b.res(Call::RequestOtp, &[("pin", "1234")]);
         let code = b.world.latest_code(&b.msisdn).unwrap();
         let shown = format!("{:?}", b.world);
         assert!(

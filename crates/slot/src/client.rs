@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
 
 use crate::error::SlotResult;
-use crate::secret::{LocationToken, LoginToken, Otp};
+use crate::secret::{Otp, TokenLocation, TokenLogin};
 use crate::types::{Ack, Balance, ProductListing, Reply, TrxAccepted, TrxProgress};
 
 /// One method per call of the contract. Every success carries its raw answer; every failure is
@@ -18,13 +18,13 @@ pub trait SlotClient: Send + Sync {
     async fn request_otp(&self, msisdn: &Msisdn, pin: &Pin) -> SlotResult<Reply<Ack>>;
 
     /// `/verifyOtp`: trade the login OTP for `token_login`.
-    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<LoginToken>>;
+    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<TokenLogin>>;
 
     /// `/balance_pulsa`.
     async fn balance(&self, msisdn: &Msisdn) -> SlotResult<Reply<Balance>>;
 
     /// `/token_location3`.
-    async fn location_token(&self, msisdn: &Msisdn) -> SlotResult<Reply<LocationToken>>;
+    async fn token_location(&self, msisdn: &Msisdn) -> SlotResult<Reply<TokenLocation>>;
 
     /// `/list_idv`: the products, or [`ProductListing::NotReseller`] — an outcome, not an error.
     async fn list_products(&self, msisdn: &Msisdn) -> SlotResult<Reply<ProductListing>>;

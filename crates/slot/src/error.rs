@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use crate::parse;
-use crate::types::{Call, RawBody};
+use crate::Call;
+use crate::types::RawBody;
 
 pub type SlotResult<T> = Result<T, SlotError>;
 
@@ -105,14 +105,6 @@ pub enum RefusalReason {
     ServerBusy,
     /// A message no rule knows; the raw body has the rest.
     Other,
-}
-
-impl RefusalReason {
-    /// Classifies a telco message (and its `status_msg`, if any, appended) by the keyword rules
-    /// of the parsing module. Unknown text is [`RefusalReason::Other`].
-    pub fn from_message(message: &str) -> Self {
-        parse::classify_refusal(message)
-    }
 }
 
 impl fmt::Display for RefusalReason {

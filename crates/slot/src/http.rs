@@ -21,11 +21,12 @@ use simrotor_config::ServerSpec;
 use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
+use crate::Call;
 use crate::client::SlotClient;
 use crate::error::{ProtocolProblem, SlotError, SlotErrorKind, SlotResult, TransportKind};
 use crate::parse::{self, HttpAnswer, Parsed};
-use crate::secret::{LocationToken, LoginToken, Otp};
-use crate::types::{Ack, Balance, Call, ProductListing, RawBody, Reply, TrxAccepted, TrxProgress};
+use crate::secret::{Otp, TokenLocation, TokenLogin};
+use crate::types::{Ack, Balance, ProductListing, RawBody, Reply, TrxAccepted, TrxProgress};
 
 /// The header that carries each call's id.
 pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
@@ -135,7 +136,7 @@ impl RepeatPolicy {
     pub fn of(call: Call) -> Self {
         match call {
             Call::Balance
-            | Call::LocationToken
+            | Call::TokenLocation
             | Call::ListProducts
             | Call::TrxStatus
             | Call::Logout => RepeatPolicy::Always,
@@ -420,7 +421,7 @@ impl SlotClient for HttpSlotClient {
         .await
     }
 
-    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<LoginToken>> {
+    async fn verify_otp(&self, msisdn: &Msisdn, otp: &Otp) -> SlotResult<Reply<TokenLogin>> {
         let username = msisdn.local();
         let query = [("username", username.as_str()), ("otp", otp.expose())];
         self.run(Call::VerifyOtp, &query, parse::verify_otp).await
@@ -432,12 +433,12 @@ impl SlotClient for HttpSlotClient {
             .await
     }
 
-    async fn location_token(&self, msisdn: &Msisdn) -> SlotResult<Reply<LocationToken>> {
+    async fn token_location(&self, msisdn: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
         let username = msisdn.local();
         self.run(
-            Call::LocationToken,
+            Call::TokenLocation,
             &[("username", &username)],
-            parse::location_token,
+            parse::token_location,
         )
         .await
     }

@@ -21,7 +21,7 @@
 //!   [`SlotError`] that tells a telco refusal (with a [`RefusalReason`]) from a transport failure
 //!   (and whether the request may have reached the server) from a protocol error, with the raw
 //!   body when there was one.
-//! - Secrets ([`Otp`], [`LoginToken`], [`LocationToken`], and the domain's `Pin`) never show in
+//! - Secrets ([`Otp`], [`TokenLogin`], [`TokenLocation`], and the domain's `Pin`) never show in
 //!   `Debug`, in logs or in errors; raw answers print only their size, since some hold tokens.
 //!   MSISDNs go out in local `08…` form.
 
@@ -43,8 +43,8 @@ pub use parse::{
     BodyKind, FIRST_VERSION_CODES, Field, LAYOUTS, Layout, Meaning, REFUSAL_RULES, SUCCESS_WORDS,
     Success, describe, interpret, layout,
 };
-pub use secret::{LocationToken, LoginToken, Otp, mask_secrets};
+pub use secret::{Otp, TokenLocation, TokenLogin, mask_secrets};
+pub use simrotor_domain::Call;
 pub use types::{
-    Ack, Balance, Call, Product, ProductListing, RawAnswer, RawBody, Reply, TrxAccepted,
-    TrxProgress,
+    Ack, Balance, Product, ProductListing, RawAnswer, RawBody, Reply, TrxAccepted, TrxProgress,
 };

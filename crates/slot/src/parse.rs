@@ -28,10 +28,11 @@ use std::fmt;
 use serde_json::{Map, Value};
 use simrotor_domain::Rupiah;
 
+use crate::Call;
 use crate::error::{ProtocolProblem, RefusalReason, SlotError, SlotErrorKind};
-use crate::secret::{LocationToken, LoginToken};
+use crate::secret::{TokenLocation, TokenLogin};
 use crate::types::{
-    Ack, Balance, Call, Product, ProductListing, RawAnswer, RawBody, TrxAccepted, TrxProgress,
+    Ack, Balance, Product, ProductListing, RawAnswer, RawBody, TrxAccepted, TrxProgress,
 };
 
 /// What came back over HTTP, before anyone read it.
@@ -82,8 +83,8 @@ pub const SUCCESS_WORDS: &[&str] = &["ok", "success", "sukses", "true"];
 pub enum Field {
     Code,
     Message,
-    LoginToken,
-    LocationToken,
+    TokenLogin,
+    TokenLocation,
     Balance,
     CardActiveUntil,
     GracePeriodUntil,
@@ -107,8 +108,8 @@ impl Field {
         match self {
             Field::Code => "code",
             Field::Message => "message",
-            Field::LoginToken => "the login token",
-            Field::LocationToken => "the location token",
+            Field::TokenLogin => "the login token",
+            Field::TokenLocation => "the location token",
             Field::Balance => "the balance",
             Field::CardActiveUntil => "cardactiveuntil",
             Field::GracePeriodUntil => "graceperioduntil",
@@ -179,7 +180,7 @@ pub const LAYOUTS: &[Layout] = &[
         body: BodyKind::Json,
         success: MYIM3,
         fields: &[(
-            Field::LoginToken,
+            Field::TokenLogin,
             &[
                 "data.tokenid",
                 "data.token_login",
@@ -209,12 +210,12 @@ pub const LAYOUTS: &[Layout] = &[
         ],
     },
     Layout {
-        call: Call::LocationToken,
+        call: Call::TokenLocation,
         envelope: "plain text",
         body: BodyKind::Text,
         success: NO_STATUS,
         fields: &[(
-            Field::LocationToken,
+            Field::TokenLocation,
             &[
                 "data.token_location",
                 "token_location",
@@ -384,6 +385,14 @@ pub const REFUSAL_RULES: &[(RefusalReason, &[&[&str]])] = &[
     ),
 ];
 
+impl RefusalReason {
+    /// Classifies a telco message (and its `status_msg`, if any, appended) by the keyword rules
+    /// above. Unknown text is [`RefusalReason::Other`].
+    pub fn from_message(message: &str) -> Self {
+        classify_refusal(message)
+    }
+}
+
 pub(crate) fn classify_refusal(text: &str) -> RefusalReason {
     let normalised = text
         .to_lowercase()
@@ -447,10 +456,10 @@ fn any_ack(layout: &'static Layout, answer: HttpAnswer<'_>) -> Parsed<Ack> {
 }
 
 /// `/verifyOtp`.
-pub(crate) fn verify_otp(answer: HttpAnswer<'_>) -> Parsed<LoginToken> {
+pub(crate) fn verify_otp(answer: HttpAnswer<'_>) -> Parsed<TokenLogin> {
     let body = JsonAnswer::read(layout(Call::VerifyOtp), answer)?.success()?;
-    match body.text(Field::LoginToken) {
-        Some(token) => Ok((LoginToken::new(token), body.into_raw())),
+    match body.text(Field::TokenLogin) {
+        Some(token) => Ok((TokenLogin::new(token), body.into_raw())),
         None => Err(body.fail(ProtocolProblem::MissingField {
             field: "the login token (data.tokenid, token_login or token)",
         })),
@@ -481,8 +490,8 @@ pub(crate) fn balance(answer: HttpAnswer<'_>) -> Parsed<Balance> {
 
 /// `/token_location3`: plain text. Anything that is not plain text (JSON, HTML, empty, a
 /// non-2xx status) goes through the JSON path, which types every failure and every refusal.
-pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
-    let layout = layout(Call::LocationToken);
+pub(crate) fn token_location(answer: HttpAnswer<'_>) -> Parsed<TokenLocation> {
+    let layout = layout(Call::TokenLocation);
     let text = String::from_utf8_lossy(answer.body).into_owned();
     let trimmed = text.trim();
     let plain =
@@ -496,7 +505,7 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
         };
         return match token {
             Some(token) if is_token_text(&token) => {
-                Ok((LocationToken::new(token), RawAnswer::Text(text)))
+                Ok((TokenLocation::new(token), RawAnswer::Text(text)))
             }
             _ => Err(SlotError::protocol(
                 layout.call,
@@ -508,8 +517,8 @@ pub(crate) fn location_token(answer: HttpAnswer<'_>) -> Parsed<LocationToken> {
         };
     }
     let body = JsonAnswer::read(layout, answer)?.success()?;
-    match body.text(Field::LocationToken) {
-        Some(token) => Ok((LocationToken::new(token), RawAnswer::Text(body.text))),
+    match body.text(Field::TokenLocation) {
+        Some(token) => Ok((TokenLocation::new(token), RawAnswer::Text(body.text))),
         None => Err(body.fail(ProtocolProblem::MissingField {
             field: "the location token (a plain-text body, or token_location)",
         })),
@@ -637,9 +646,9 @@ pub(crate) fn trx_status(answer: HttpAnswer<'_>) -> Parsed<TrxProgress> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Meaning {
     Ack(Ack),
-    LoggedIn(LoginToken),
+    LoggedIn(TokenLogin),
     Balance(Balance),
-    LocationToken(LocationToken),
+    TokenLocation(TokenLocation),
     Products(ProductListing),
     Accepted(TrxAccepted),
     Progress(TrxProgress),
@@ -655,7 +664,7 @@ pub fn interpret(call: Call, http_status: u16, body: &[u8]) -> Result<Meaning, S
         }
         Call::VerifyOtp => Meaning::LoggedIn(verify_otp(answer)?.0),
         Call::Balance => Meaning::Balance(balance(answer)?.0),
-        Call::LocationToken => Meaning::LocationToken(location_token(answer)?.0),
+        Call::TokenLocation => Meaning::TokenLocation(token_location(answer)?.0),
         Call::ListProducts => Meaning::Products(list_products(answer)?.0),
         Call::Buy => Meaning::Accepted(buy(answer)?.0),
         Call::TrxStatus => Meaning::Progress(trx_status(answer)?.0),
@@ -702,7 +711,7 @@ impl fmt::Display for Described<'_> {
                 opt("message", &a.message)
             ),
             Meaning::LoggedIn(t) => write!(f, "logged in, login token {}", secret(t.expose())),
-            Meaning::LocationToken(t) => write!(f, "location token {}", secret(t.expose())),
+            Meaning::TokenLocation(t) => write!(f, "location token {}", secret(t.expose())),
             Meaning::Balance(b) => write!(
                 f,
                 "balance {}{}{}{}",

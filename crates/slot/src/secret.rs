@@ -52,12 +52,12 @@ secret_newtype!(
 
 secret_newtype!(
     /// The `token_login` a server hands out when the login OTP is verified.
-    LoginToken
+    TokenLogin
 );
 
 secret_newtype!(
     /// The `token_location` from `/token_location3`, a plain-text body.
-    LocationToken
+    TokenLocation
 );
 
 /// Whether a key names a secret wherever it stands in an answer (the servers echo the query,
@@ -98,7 +98,7 @@ pub fn mask_secrets(call: crate::Call, body: &str) -> String {
         walk(&mut value);
         return value.to_string();
     }
-    if call == crate::Call::LocationToken && !body.trim().is_empty() {
+    if call == crate::Call::TokenLocation && !body.trim().is_empty() {
         return MASK.to_owned();
     }
     mask_text(&mask_jwt_runs(body))
@@ -163,11 +163,11 @@ mod tests {
     #[test]
     fn debug_never_shows_the_value() {
         let otp = Otp::new("482913");
-        let login = LoginToken::new("eyJhbGciOi.secret");
-        let location = LocationToken::new("LOC-7781-secret");
+        let login = TokenLogin::new("eyJhbGciOi.secret");
+        let location = TokenLocation::new("LOC-7781-secret");
         assert_eq!(format!("{otp:?}"), "Otp(****)");
-        assert_eq!(format!("{login:?}"), "LoginToken(****)");
-        assert_eq!(format!("{location:?}"), "LocationToken(****)");
+        assert_eq!(format!("{login:?}"), "TokenLogin(****)");
+        assert_eq!(format!("{location:?}"), "TokenLocation(****)");
         let nested = format!("{:?}", Some(vec![login.clone()]));
         assert!(!nested.contains("secret"), "{nested}");
     }
@@ -190,7 +190,7 @@ mod tests {
         assert!(masked.contains(r#""username":"0812""#), "{masked}");
         assert!(masked.contains(r#""tokenid":"****""#), "{masked}");
         assert_eq!(
-            super::mask_secrets(crate::Call::LocationToken, "LOC-abc\n"),
+            super::mask_secrets(crate::Call::TokenLocation, "LOC-abc\n"),
             "****"
         );
         assert_eq!(

@@ -6,80 +6,6 @@ use std::fmt;
 
 use simrotor_domain::Rupiah;
 
-/// The nine calls of the slot API, in the contract's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Call {
-    /// `/otp`: ask the telco to send the login OTP by SMS.
-    RequestOtp,
-    /// `/verifyOtp`: trade the login OTP for `token_login`.
-    VerifyOtp,
-    /// `/balance_pulsa`: the pulsa and the card's dates.
-    Balance,
-    /// `/token_location3`: the location token, as plain text.
-    LocationToken,
-    /// `/list_idv`: the products a reseller may buy, and the server's `device_id`.
-    ListProducts,
-    /// `/trx_idv`: buy a voucher. Has no idempotency key: never repeated by the client.
-    Buy,
-    /// `/otp_idv`: the OTP of the first transaction on a new device.
-    TransactionOtp,
-    /// `/status_idv`: how a transaction is going.
-    TrxStatus,
-    /// `/logout`.
-    Logout,
-}
-
-impl Call {
-    pub const ALL: &'static [Call] = &[
-        Call::RequestOtp,
-        Call::VerifyOtp,
-        Call::Balance,
-        Call::LocationToken,
-        Call::ListProducts,
-        Call::Buy,
-        Call::TransactionOtp,
-        Call::TrxStatus,
-        Call::Logout,
-    ];
-
-    /// The call named by its path, with or without the slash, in any case (`otp`, `/verifyOtp`,
-    /// `balance_pulsa`, `TRX_IDV`).
-    pub fn from_name(name: &str) -> Option<Call> {
-        let name = name.trim().trim_start_matches('/');
-        Call::ALL
-            .iter()
-            .copied()
-            .find(|c| c.path()[1..].eq_ignore_ascii_case(name))
-    }
-
-    /// The path without its slash: the name of its fixtures and of `simrotor probe`'s CALL.
-    pub fn name(self) -> &'static str {
-        self.path().trim_start_matches('/')
-    }
-
-    /// The path on the server, as the contract names it.
-    pub const fn path(self) -> &'static str {
-        match self {
-            Call::RequestOtp => "/otp",
-            Call::VerifyOtp => "/verifyOtp",
-            Call::Balance => "/balance_pulsa",
-            Call::LocationToken => "/token_location3",
-            Call::ListProducts => "/list_idv",
-            Call::Buy => "/trx_idv",
-            Call::TransactionOtp => "/otp_idv",
-            Call::TrxStatus => "/status_idv",
-            Call::Logout => "/logout",
-        }
-    }
-}
-
-/// The path: the name the operator knows the call by.
-impl fmt::Display for Call {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.path())
-    }
-}
-
 /// A successful call: the typed value, the raw answer it was read from, and the `X-Request-Id`
 /// it was sent with.
 #[derive(Debug, Clone, PartialEq)]
@@ -260,24 +186,5 @@ mod tests {
         assert_eq!(text.to_text(), "loc-secret");
         assert_eq!(json.to_text(), r#"{"res":{"token_login":"tok-secret"}}"#);
         assert_eq!(body.as_str(), "<html>tok-secret</html>");
-    }
-
-    #[test]
-    fn every_call_has_its_contract_path() {
-        let paths: Vec<_> = Call::ALL.iter().map(|c| c.to_string()).collect();
-        assert_eq!(
-            paths,
-            [
-                "/otp",
-                "/verifyOtp",
-                "/balance_pulsa",
-                "/token_location3",
-                "/list_idv",
-                "/trx_idv",
-                "/otp_idv",
-                "/status_idv",
-                "/logout"
-            ]
-        );
     }
 }

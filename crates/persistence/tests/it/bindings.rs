@@ -159,7 +159,8 @@ async fn a_reclaimed_lease_cannot_open_a_binding(db: TestDb) {
         store
             .release_stale_leases(&me(), Utc::now() + Duration::hours(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
 

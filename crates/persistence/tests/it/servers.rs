@@ -118,3 +118,51 @@ async fn a_stale_server_move_is_refused(db: TestDb) {
     assert_eq!(now[0].state, ServerState::Paused);
     assert_eq!(now[0].state_reason.as_deref(), Some("operator"));
 }
+
+both_databases!(a_restart_moves_live_states_to_idle_through_the_transition);
+/// At start-up every live state an earlier run left goes back to `IDLE`, one move per server
+/// returned for its audit line; a faulted server stays faulted and an idle one is not touched.
+async fn a_restart_moves_live_states_to_idle_through_the_transition(db: TestDb) {
+    let store = &db.store;
+    let mut rows = servers(store, 4).await;
+    for (row, events) in rows.iter_mut().zip([
+        &[][..],
+        &[ServerEvent::Working][..],
+        &[ServerEvent::Pause][..],
+        &[ServerEvent::Fault][..],
+    ]) {
+        for event in events {
+            store.move_server(row, *event, None).await.unwrap();
+        }
+    }
+
+    let moved = store.reset_server_states().await.unwrap();
+    let moves: Vec<_> = moved.iter().map(|m| (m.port, m.from, m.to)).collect();
+    assert_eq!(
+        moves,
+        [
+            (9901, ServerState::Busy, ServerState::Idle),
+            (9902, ServerState::Paused, ServerState::Idle),
+        ]
+    );
+    let states: Vec<_> = store
+        .servers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ServerState::Idle,
+            ServerState::Idle,
+            ServerState::Idle,
+            ServerState::Faulted
+        ]
+    );
+    assert!(
+        store.reset_server_states().await.unwrap().is_empty(),
+        "a second start finds nothing to move"
+    );
+}

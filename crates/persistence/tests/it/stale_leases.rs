@@ -46,7 +46,14 @@ async fn only_old_unbound_leases_of_other_owners_are_released(db: TestDb) {
     }
     set_leased_at(store, fresh.account().id, now - Duration::minutes(1)).await;
 
-    assert_eq!(store.release_stale_leases(&me(), cutoff).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .release_stale_leases(&me(), cutoff)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let reclaimed = account_row(store, stale.account().id).await;
     assert_eq!(
         (reclaimed.status, reclaimed.leased_server_id),
@@ -66,7 +73,11 @@ async fn only_old_unbound_leases_of_other_owners_are_released(db: TestDb) {
     }
     assert_eq!(store.available_count(None).await.unwrap(), 1);
     assert_eq!(
-        store.release_stale_leases(&me(), cutoff).await.unwrap(),
+        store
+            .release_stale_leases(&me(), cutoff)
+            .await
+            .unwrap()
+            .len(),
         0,
         "a second run finds nothing"
     );

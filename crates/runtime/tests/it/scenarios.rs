@@ -12,8 +12,8 @@ use simrotor_runtime::mode::Mode;
 use simrotor_runtime::supervisor::ControlServer;
 use simrotor_simulator::{SimulatorConfig, SimulatorFaults};
 use simrotor_slot::{
-    Ack, Balance, Call, LocationToken, LoginToken, Otp, ProductListing, ProtocolProblem, Reply,
-    SlotClient, SlotError, SlotErrorKind, SlotResult, TrxAccepted, TrxProgress,
+    Ack, Balance, Call, Otp, ProductListing, ProtocolProblem, Reply, SlotClient, SlotError,
+    SlotErrorKind, SlotResult, TokenLocation, TokenLogin, TrxAccepted, TrxProgress,
 };
 
 use crate::scenario_helpers::{
@@ -562,13 +562,13 @@ impl SlotClient for Broken {
     async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
         panic!("{BROKEN}")
     }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<LoginToken>> {
+    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<TokenLogin>> {
         panic!("{BROKEN}")
     }
     async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
         panic!("{BROKEN}")
     }
-    async fn location_token(&self, _: &Msisdn) -> SlotResult<Reply<LocationToken>> {
+    async fn token_location(&self, _: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
         panic!("{BROKEN}")
     }
     async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
@@ -661,14 +661,14 @@ impl SlotClient for Garbage {
     async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
         Err(html(Call::RequestOtp))
     }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<LoginToken>> {
+    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<TokenLogin>> {
         Err(html(Call::VerifyOtp))
     }
     async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
         Err(html(Call::Balance))
     }
-    async fn location_token(&self, _: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        Err(html(Call::LocationToken))
+    async fn token_location(&self, _: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
+        Err(html(Call::TokenLocation))
     }
     async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
         Err(html(Call::ListProducts))

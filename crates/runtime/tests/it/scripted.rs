@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
 use simrotor_slot::{
-    Ack, Balance, Call, HttpOptions, HttpSlotClient, LocationToken, LoginToken, Otp,
-    ProductListing, Reply, SlotClient, SlotError, SlotResult, TrxAccepted, TrxProgress,
+    Ack, Balance, Call, HttpOptions, HttpSlotClient, Otp, ProductListing, Reply, SlotClient,
+    SlotError, SlotResult, TokenLocation, TokenLogin, TrxAccepted, TrxProgress,
 };
 
 /// Decides, per call, whether the server's answer is replaced: `(call, number, nth)`.
@@ -94,15 +94,15 @@ impl SlotClient for Scripted {
         self.run(Call::RequestOtp, m, self.inner.request_otp(m, pin))
             .await
     }
-    async fn verify_otp(&self, m: &Msisdn, otp: &Otp) -> SlotResult<Reply<LoginToken>> {
+    async fn verify_otp(&self, m: &Msisdn, otp: &Otp) -> SlotResult<Reply<TokenLogin>> {
         self.run(Call::VerifyOtp, m, self.inner.verify_otp(m, otp))
             .await
     }
     async fn balance(&self, m: &Msisdn) -> SlotResult<Reply<Balance>> {
         self.run(Call::Balance, m, self.inner.balance(m)).await
     }
-    async fn location_token(&self, m: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        self.run(Call::LocationToken, m, self.inner.location_token(m))
+    async fn token_location(&self, m: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
+        self.run(Call::TokenLocation, m, self.inner.token_location(m))
             .await
     }
     async fn list_products(&self, m: &Msisdn) -> SlotResult<Reply<ProductListing>> {

@@ -306,11 +306,11 @@ fn what_decides_a_purchase_is_its_trx_id_and_its_final_flag_not_the_status() {
 #[test]
 fn a_json_literal_is_no_location_token() {
     for body in ["null", "false", "0", " true\n"] {
-        let meaning = meaning_of(Call::LocationToken, body.as_bytes());
+        let meaning = meaning_of(Call::TokenLocation, body.as_bytes());
         assert!(meaning.starts_with("unusable: "), "{body:?}: {meaning}");
     }
     assert_eq!(
-        meaning_of(Call::LocationToken, br#""eyJ0eXAi.e30.x""#),
+        meaning_of(Call::TokenLocation, br#""eyJ0eXAi.e30.x""#),
         "location token \"eyJ0eXAi.e30.x\""
     );
 }

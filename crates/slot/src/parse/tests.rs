@@ -188,18 +188,18 @@ fn balance_refusals_and_broken_answers() {
 #[test]
 fn the_location_token_is_plain_text() {
     let want = "LOC-6f1c2a9e-0b7d-4e51-a3f2-91d0c3b7e8aa";
-    let (token, raw) = location_token(ok(fixture!("token_location3/plain_text.txt"))).unwrap();
+    let (token, raw) = token_location(ok(fixture!("token_location3/plain_text.txt"))).unwrap();
     assert_eq!(token.expose(), want);
     assert_eq!(raw, RawAnswer::Text(want.into()));
 
     let body = fixture!("token_location3/plain_text_with_newline.txt");
-    let (token, raw) = location_token(ok(body)).unwrap();
+    let (token, raw) = token_location(ok(body)).unwrap();
     assert_eq!(token.expose(), want);
     assert_eq!(raw.to_text(), body, "the raw answer is kept as sent");
 
-    let (token, _) = location_token(ok(fixture!("token_location3/quoted.txt"))).unwrap();
+    let (token, _) = token_location(ok(fixture!("token_location3/quoted.txt"))).unwrap();
     assert_eq!(token.expose(), "LOC-quoted-token-123");
-    let (token, _) = location_token(ok(fixture!(
+    let (token, _) = token_location(ok(fixture!(
         "token_location3/json_with_token_location.json"
     )))
     .unwrap();
@@ -208,21 +208,21 @@ fn the_location_token_is_plain_text() {
 
 #[test]
 fn the_location_token_refused_or_unreadable() {
-    let err = location_token(ok(fixture!("token_location3/token_expired.json"))).unwrap_err();
+    let err = token_location(ok(fixture!("token_location3/token_expired.json"))).unwrap_err();
     assert_eq!(err.refusal_reason(), Some(RefusalReason::TokenExpired));
 
     let body = fixture!("token_location3/text_with_spaces.txt");
-    let err = location_token(ok(body)).unwrap_err();
+    let err = token_location(ok(body)).unwrap_err();
     assert!(matches!(problem(&err), ProtocolProblem::BadValue { .. }));
     assert_eq!(err.raw_body(), Some(body));
 
-    let err = location_token(ok(fixture!("garbage/html_error_page.html"))).unwrap_err();
+    let err = token_location(ok(fixture!("garbage/html_error_page.html"))).unwrap_err();
     assert_eq!(problem(&err), &ProtocolProblem::Html);
-    let err = location_token(ok(fixture!("garbage/empty.txt"))).unwrap_err();
+    let err = token_location(ok(fixture!("garbage/empty.txt"))).unwrap_err();
     assert_eq!(problem(&err), &ProtocolProblem::Empty);
     assert_eq!(err.raw_body(), None);
     let err =
-        location_token(with_status(500, fixture!("token_location3/plain_text.txt"))).unwrap_err();
+        token_location(with_status(500, fixture!("token_location3/plain_text.txt"))).unwrap_err();
     assert_eq!(
         problem(&err),
         &ProtocolProblem::UnexpectedStatus { http_status: 500 }
@@ -610,7 +610,7 @@ fn nothing_panics_on_arbitrary_bytes() {
         let _ = ack(Call::RequestOtp, answer);
         assert!(verify_otp(answer).is_err());
         assert!(balance(answer).is_err());
-        let _ = location_token(answer);
+        let _ = token_location(answer);
         assert!(list_products(answer).is_err());
         assert!(buy(answer).is_err());
         assert!(trx_status(answer).is_err());

@@ -163,7 +163,7 @@ async fn a_server_that_never_answers_times_out() {
         retries: 0,
         ..options(stub.url())
     });
-    let err = slot.location_token(&msisdn()).await.unwrap_err();
+    let err = slot.token_location(&msisdn()).await.unwrap_err();
     assert_eq!(transport(&err), (TransportKind::TimedOut, true));
     assert_eq!(err.raw_body(), None);
 }

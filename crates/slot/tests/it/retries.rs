@@ -73,7 +73,7 @@ async fn a_safe_call_is_repeated_after_a_lost_connection() {
     })
     .await;
     let reply = client(options(stub.url()))
-        .location_token(&msisdn())
+        .token_location(&msisdn())
         .await
         .unwrap();
     assert_eq!(reply.value.expose(), token);

@@ -10,8 +10,8 @@ use simrotor_simulator::{
     AnswerShapes, Simulator, SimulatorConfig, SimulatorFaults, SimulatorHandle,
 };
 use simrotor_slot::{
-    HttpOptions, HttpSlotClient, LoginToken, Otp, RefusalReason, SlotClient, SlotError,
-    SlotErrorKind, TransportKind,
+    HttpOptions, HttpSlotClient, Otp, RefusalReason, SlotClient, SlotError, SlotErrorKind,
+    TokenLogin, TransportKind,
 };
 
 /// The PIN every test logs in with (the simulator learns a number's PIN from its first `/otp`).
@@ -135,7 +135,7 @@ impl Sim {
     }
 
     /// `/otp`, then `/verifyOtp` with the code from the SMS.
-    pub async fn login(&self, slot: &HttpSlotClient, msisdn: &Msisdn) -> LoginToken {
+    pub async fn login(&self, slot: &HttpSlotClient, msisdn: &Msisdn) -> TokenLogin {
         slot.request_otp(msisdn, &pin())
             .await
             .expect("the OTP is sent");

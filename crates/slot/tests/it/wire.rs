@@ -73,7 +73,7 @@ async fn whole_life(slot: &HttpSlotClient) -> Vec<String> {
     assert_eq!(r.raw.as_json().unwrap()["res"]["balance"], "5604");
     ids.push(r.request_id);
 
-    let r = slot.location_token(&m).await.unwrap();
+    let r = slot.token_location(&m).await.unwrap();
     assert_eq!(r.value.expose(), LOCATION_TOKEN);
     assert_eq!(r.raw.to_text(), LOCATION_TOKEN);
     ids.push(r.request_id);
@@ -209,9 +209,9 @@ async fn secrets_stay_out_of_replies_errors_and_logs() {
     let stub = Stub::start(simulator_like).await;
     let slot = client(options(stub.url()));
     let login = slot.verify_otp(&m, &Otp::new(LOGIN_OTP)).await.unwrap();
-    let location = slot.location_token(&m).await.unwrap();
+    let location = slot.token_location(&m).await.unwrap();
     let printed = format!("{login:?} {location:?}");
-    assert!(printed.contains("LoginToken(****)"), "{printed}");
+    assert!(printed.contains("TokenLogin(****)"), "{printed}");
 
     // Failures of every kind on the calls whose query holds a PIN or an OTP.
     let mut errors = Vec::new();

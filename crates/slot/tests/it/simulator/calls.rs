@@ -139,7 +139,7 @@ async fn every_call_of_a_binding_works_in_order_and_matches_what_the_server_did(
     );
 
     // 4. The location token, a plain-text body.
-    let location = slot.location_token(&m).await.expect("/token_location3");
+    let location = slot.token_location(&m).await.expect("/token_location3");
     assert!(matches!(location.raw, RawAnswer::Text(_)));
     assert_eq!(location.raw.to_text(), location.value.expose());
     assert!(!location.value.expose().is_empty());

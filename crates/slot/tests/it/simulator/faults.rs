@@ -122,7 +122,7 @@ async fn at_malformed_rate_one_answers_are_protocol_errors_with_the_body_kept_an
         .expect_err("cut short");
     assert_eq!(err.kind, truncated);
     // Logged in all the same: the location token is plain text, which is never cut.
-    slot.location_token(&m)
+    slot.token_location(&m)
         .await
         .expect("a plain-text answer is whole");
     let err = slot.balance(&m).await.expect_err("cut short");

@@ -250,7 +250,7 @@ async fn every_call_without_a_session_is_refused_as_an_expired_session(shapes: A
     let m = number(16);
     let errors = [
         slot.balance(&m).await.map(drop),
-        slot.location_token(&m).await.map(drop),
+        slot.token_location(&m).await.map(drop),
         slot.list_products(&m).await.map(drop),
         slot.buy(&m, "646", &email(), LIMIT).await.map(drop),
         slot.transaction_otp(&m, &Otp::new("123456"))

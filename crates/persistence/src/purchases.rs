@@ -151,9 +151,9 @@ impl Store {
         t_id: Option<&str>,
         raw: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         let current = transaction::Entity::find_by_id(purchase.id)
-            .one(&txn)
+            .one(&write)
             .await?
             .and_then(|m| m.raw);
         let res = transaction::Entity::update_many()
@@ -166,7 +166,7 @@ impl Store {
             .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(transaction::Column::Id.eq(purchase.id))
             .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()))
-            .exec(&txn)
+            .exec(&write)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::StalePurchase {
@@ -174,7 +174,7 @@ impl Store {
                 expected: TrxStatus::Processing.name().to_owned(),
             });
         }
-        txn.commit().await?;
+        write.commit().await?;
         purchase.trx_id = Some(trx_id.to_owned());
         Ok(())
     }
@@ -188,7 +188,7 @@ impl Store {
         outcome: PurchaseOutcome,
     ) -> Result<TrxStatus, StoreError> {
         let next = purchase.status.apply(&event)?;
-        let txn = self.begin_write().await?;
+        let write = self.begin_write().await?;
         let mut update = transaction::Entity::update_many()
             .col_expr(transaction::Column::Status, Expr::value(next.name()))
             .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -203,7 +203,7 @@ impl Store {
         }
         if let Some(raw) = outcome.raw {
             let current = transaction::Entity::find_by_id(purchase.id)
-                .one(&txn)
+                .one(&write)
                 .await?
                 .and_then(|m| m.raw);
             update = update.col_expr(
@@ -214,7 +214,7 @@ impl Store {
         let res = update
             .filter(transaction::Column::Id.eq(purchase.id))
             .filter(transaction::Column::Status.eq(purchase.status.name()))
-            .exec(&txn)
+            .exec(&write)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::StalePurchase {
@@ -227,10 +227,10 @@ impl Store {
                 .col_expr(binding::Column::BalanceLast, Expr::value(p.as_i64()))
                 .col_expr(binding::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(binding::Column::Id.eq(purchase.binding_id))
-                .exec(&txn)
+                .exec(&write)
                 .await?;
         }
-        txn.commit().await?;
+        write.commit().await?;
         purchase.status = next;
         purchase.pulsa_akhir = outcome.pulsa_akhir.or(purchase.pulsa_akhir);
         purchase.voucher = outcome.voucher.or(purchase.voucher.take());
