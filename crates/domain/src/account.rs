@@ -90,6 +90,7 @@ impl StateMachine for AccountState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::check_every_pair;
     use AccountEvent as E;
     use AccountState as S;
 
@@ -126,14 +127,9 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_matches_the_table() {
-        for state in S::ALL {
-            for event in events() {
-                match legal(*state, event) {
-                    Some(want) => assert_eq!(state.apply(&event), Ok(want), "{state} + {event:?}"),
-                    None => assert!(state.apply(&event).is_err(), "{state} + {event:?}"),
-                }
-            }
-        }
+        check_every_pair(S::ALL, &events(), |state, event| {
+            legal(*state, event.clone())
+        });
     }
 
     #[test]

@@ -48,6 +48,35 @@ pub trait StateMachine: Sized + Clone + PartialEq + fmt::Debug {
     }
 }
 
+/// Checks a machine against its rules, for its tests: every state × event pair moves where
+/// `legal` says, and every other pair is refused naming the machine and the state. Returns how
+/// many pairs were allowed.
+#[cfg(test)]
+pub(crate) fn check_every_pair<S: StateMachine>(
+    states: &[S],
+    events: &[S::Event],
+    legal: impl Fn(&S, &S::Event) -> Option<S>,
+) -> usize {
+    let mut allowed = 0;
+    for state in states {
+        for event in events {
+            let got = state.apply(event);
+            match legal(state, event) {
+                Some(want) => {
+                    allowed += 1;
+                    assert_eq!(got, Ok(want), "{state:?} + {event:?}");
+                }
+                None => {
+                    let err = got.expect_err("must be refused");
+                    assert_eq!(err.state, state.as_str(), "{state:?} + {event:?}");
+                    assert_eq!(err.machine, S::MACHINE, "{state:?} + {event:?}");
+                }
+            }
+        }
+    }
+    allowed
+}
+
 /// Implements `Display`, `FromStr` and serde as the stable name for a fieldless state enum.
 macro_rules! stable_names {
     ($ty:ident, $machine:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
