@@ -178,3 +178,22 @@ mod tests {
         assert!(!err.contains("98x765"), "{err}");
     }
 }
+
+/// A text that may carry a code (an SMS, an OTP message), as a `Debug` print may show it: its
+/// shape, every digit masked.
+pub fn mask_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { '*' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod masking_tests {
+    #[test]
+    fn every_digit_is_masked_and_nothing_else() {
+        assert_eq!(
+            super::mask_digits("Kode OTP 4821, Rp 10.000"),
+            "Kode OTP ****, Rp **.***"
+        );
+    }
+}

@@ -21,7 +21,7 @@ pub use account::{AccountEvent, AccountState};
 pub use batch::{BatchId, BatchIdError};
 pub use binding::{BindingEvent, BindingState, FailReason, LogoutReason};
 pub use call::Call;
-pub use credentials::{Email, EmailError, Pin, PinError};
+pub use credentials::{Email, EmailError, Pin, PinError, mask_digits};
 pub use machine::{IllegalTransition, StateMachine, UnknownState};
 pub use money::{Rupiah, RupiahError};
 pub use msisdn::{Msisdn, MsisdnError};

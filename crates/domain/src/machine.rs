@@ -77,6 +77,29 @@ pub(crate) fn check_every_pair<S: StateMachine>(
     allowed
 }
 
+/// [`check_every_pair`] for a machine written as a table of `(state, event, next)` moves: every
+/// move in the table is allowed and nothing else is.
+#[cfg(test)]
+pub(crate) fn check_table<S: StateMachine>(
+    states: &[S],
+    events: &[S::Event],
+    table: &[(S, S::Event, S)],
+) where
+    S::Event: PartialEq,
+{
+    let allowed = check_every_pair(states, events, |state, event| {
+        table
+            .iter()
+            .find(|(s, e, _)| s == state && e == event)
+            .map(|(_, _, next)| next.clone())
+    });
+    assert_eq!(
+        allowed,
+        table.len(),
+        "every move in the table is a legal one, once"
+    );
+}
+
 /// Implements `Display`, `FromStr` and serde as the stable name for a fieldless state enum.
 macro_rules! stable_names {
     ($ty:ident, $machine:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {

@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 use simrotor_config::{OtpConfig, OtpSource};
-use simrotor_domain::{Msisdn, MsisdnError};
+use simrotor_domain::{Msisdn, MsisdnError, mask_digits};
 use simrotor_slot::Otp;
 use tokio::sync::oneshot;
 
@@ -176,14 +176,9 @@ pub struct IncomingSms {
 /// The message holds the code: `Debug` shows its shape, never a digit.
 impl fmt::Debug for IncomingSms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let masked: String = self
-            .message
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '*' } else { c })
-            .collect();
         f.debug_struct("IncomingSms")
             .field("msisdn", &self.msisdn)
-            .field("message", &masked)
+            .field("message", &mask_digits(&self.message))
             .field("received_at", &self.received_at)
             .finish()
     }

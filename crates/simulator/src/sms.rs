@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use simrotor_domain::Msisdn;
+use simrotor_domain::{Msisdn, mask_digits};
 use tokio::sync::{mpsc, watch};
 
 /// How long the forwarder waits for the receiving system.
@@ -30,14 +30,9 @@ pub struct Sms {
 /// The message carries a code: Debug shows its shape, never its digits.
 impl fmt::Debug for Sms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let masked: String = self
-            .message
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '*' } else { c })
-            .collect();
         f.debug_struct("Sms")
             .field("msisdn", &self.msisdn)
-            .field("message", &masked)
+            .field("message", &mask_digits(&self.message))
             .field("received_at", &self.received_at)
             .finish()
     }
