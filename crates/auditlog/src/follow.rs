@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::files::FileKey;
-use crate::read::{LineCursor, process};
+use crate::read::{LineCursor, read_file};
 use crate::{AuditError, Matched, Matcher, Position, ReadStats, discover};
 
 /// What one [`Follower::poll`] did.
@@ -220,23 +220,7 @@ fn drain<F>(
 where
     F: FnMut(&Matched<'_>) -> ControlFlow<()>,
 {
-    let path = cursor.path().to_owned();
-    loop {
-        let line_no = cursor.line_no + 1;
-        let Some(raw) = cursor.next_line()? else {
-            break;
-        };
-        if process(matcher, stats, stop, &path, line_no, raw, sink).is_break() {
-            return Ok(ControlFlow::Break(()));
-        }
-    }
-    if finish {
-        let line_no = cursor.line_no + 1;
-        if let Some(raw) = cursor.take_partial() {
-            return Ok(process(matcher, stats, stop, &path, line_no, raw, sink));
-        }
-    }
-    Ok(ControlFlow::Continue(()))
+    read_file(cursor, matcher, stats, stop, !finish, sink)
 }
 
 /// Whether `path`'s metadata is that of the open file.

@@ -251,7 +251,7 @@ where
 
 /// Reads one file to its end. With `keep_partial`, an unterminated last line is left unread
 /// (the writer may be in the middle of it); otherwise it is taken as a line.
-fn read_file<F>(
+pub(crate) fn read_file<F>(
     cursor: &mut LineCursor,
     matcher: &Matcher,
     stats: &mut ReadStats,
