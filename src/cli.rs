@@ -109,7 +109,7 @@ pub enum Command {
     /// the database (a mismatch is an error exit).
     Demo(DemoArgs),
     /// Delivers an OTP the operator read on the phone to the server waiting for it, through the
-    /// running runtime's control endpoint.
+    /// running runtime's admin API.
     Otp {
         /// The server's port.
         server: u16,

@@ -1,5 +1,5 @@
 //! `simrotor demo`: the whole product with zero set-up. A temporary SQLite database, the
-//! simulator on free ports posting its SMS to the runtime's control endpoint (zero-touch OTPs),
+//! simulator on free ports posting its SMS to the runtime's admin API (zero-touch OTPs),
 //! a generated batch, the runtime until the pool is empty; then the recap, the throughput, and
 //! the simulator's ledger held against the database: a mismatch is an error exit.
 
@@ -131,7 +131,7 @@ pub async fn run(
         }
     };
     config.database.url = DatabaseUrl::new(format!("sqlite://{}/demo.db", dir.display()));
-    let control_addr = match admin {
+    let admin_addr = match admin {
         Some(addr) if !addr.ends_with(":0") => addr.to_owned(),
         _ => format!("127.0.0.1:{}", free_port()?),
     };
@@ -140,7 +140,7 @@ pub async fn run(
         config.simulator.sms_forwarder_url = None;
         config.otp.source = simrotor_config::OtpSource::Operator;
     } else {
-        config.simulator.sms_forwarder_url = Some(format!("http://{control_addr}/sms"));
+        config.simulator.sms_forwarder_url = Some(format!("http://{admin_addr}/sms"));
     }
     // A demo shows the flow, not the patience of real status polling.
     config.products.status_poll_min = Duration::from_millis(20);
@@ -190,13 +190,13 @@ pub async fn run(
     let options = RunOptions {
         until_empty: true,
         batch: None,
-        control_addr: Some(control_addr),
+        admin_addr: Some(admin_addr),
     };
     let mut running = start(&config, store.clone(), &http_client, options)
         .await
         .context("cannot start the runtime")?;
-    if let Some(control) = &running.control {
-        eprintln!("Admin API and live page: {}", control.url("/"));
+    if let Some(api) = &running.admin {
+        eprintln!("Admin API and live page: {}", api.url("/"));
     }
     let progress_store = store.clone();
     let total = u64::from(args.accounts);
@@ -223,8 +223,8 @@ pub async fn run(
     eprintln!();
     outcome?;
     let elapsed = started.elapsed();
-    if let Some(control) = running.control.take() {
-        control.stop().await;
+    if let Some(api) = running.admin.take() {
+        api.stop().await;
     }
 
     let recap = store.recap(None).await?;

@@ -60,7 +60,7 @@ pub async fn run(
     config: Config,
     until_empty: bool,
     batch: Option<BatchId>,
-    control: String,
+    admin_addr: String,
 ) -> anyhow::Result<ExitCode> {
     // One runtime per database, claimed before anything else (even the schema's migration): a
     // second one would work the same servers twice, or migrate the schema under the first.
@@ -79,15 +79,15 @@ pub async fn run(
     let options = RunOptions {
         until_empty,
         batch,
-        control_addr: Some(control),
+        admin_addr: Some(admin_addr),
     };
     let mut running = start(&config, store.clone(), &http_client, options)
         .await
         .context("cannot start the runtime")?;
     tracing::info!(owner = running.owner.as_str(), "The runtime is running.");
     until_done(&mut running).await?;
-    if let Some(control) = running.control.take() {
-        control.stop().await;
+    if let Some(api) = running.admin.take() {
+        api.stop().await;
     }
     // Released before the pool closes, so a restart right after finds the database free.
     claim.release().await?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use simrotor_config::Config;
-use simrotor_runtime::admin::{ServerView, server_views};
+use simrotor_runtime::http::{ServerView, server_views};
 
 use super::{open_store, server_seeds};
 use crate::admin_client::{AdminClient, AdminError};

@@ -27,7 +27,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 use ratatui::{Frame, Terminal};
 use serde_json::{Value, json};
 use simrotor_domain::Rupiah;
-use simrotor_runtime::admin::ServerView;
+use simrotor_runtime::http::ServerView;
 use tokio::sync::mpsc;
 
 use crate::admin_client::{AdminClient, AdminError};

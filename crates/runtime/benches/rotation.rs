@@ -59,11 +59,11 @@ async fn run(latency: Duration, accounts: u32) -> Figures {
     config.database.url = DatabaseUrl::new(format!("sqlite://{}/bench.db", dir.path().display()));
     config.simulator.seed = 17;
     config.simulator.faults.latency = latency;
-    let control = std::net::TcpListener::bind("127.0.0.1:0")
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    config.simulator.sms_forwarder_url = Some(format!("http://{control}/sms"));
+    config.simulator.sms_forwarder_url = Some(format!("http://{admin}/sms"));
     config.products.status_poll_min = Duration::from_millis(20);
     config.products.status_poll_max = Duration::from_millis(200);
     config.login.default_pin = Some(ConfigPin(Pin::parse("246810").unwrap()));
@@ -97,7 +97,7 @@ async fn run(latency: Duration, accounts: u32) -> Figures {
     let options = RunOptions {
         until_empty: true,
         batch: None,
-        control_addr: Some(control.to_string()),
+        admin_addr: Some(admin.to_string()),
     };
     let running = start(&config, store.clone(), &client, options)
         .await
@@ -124,8 +124,8 @@ async fn run(latency: Duration, accounts: u32) -> Figures {
     gaps_ms.sort_by(f64::total_cmp);
     let purchases = sim.ledger().len();
     let numbers = store.recap(None).await.unwrap().total.numbers.total;
-    if let Some(control) = running.control {
-        control.stop().await;
+    if let Some(api) = running.admin {
+        api.stop().await;
     }
     sim.stop().await;
     Figures {

@@ -6,12 +6,11 @@
 //!   binding and hands it to the [`Driver`](driver::Driver), which runs login, the reseller
 //!   check, purchases and logout through the `SlotClient`, committing every step.
 //! - OTPs reach a waiting binding through the [`OtpHub`](otp::OtpHub): typed by the operator or
-//!   posted by an SMS forwarder to the control endpoint.
+//!   posted by an SMS forwarder to the admin API ([`http`]).
 
-pub mod admin;
 pub mod audit;
-pub mod control;
 pub mod driver;
+pub mod http;
 pub mod metrics;
 pub mod mode;
 pub mod otp;

@@ -251,7 +251,7 @@ struct Inner {
 }
 
 /// The meeting point of waiting bindings and incoming codes; cheap to clone, shared by the
-/// server actors and the control endpoint.
+/// server actors and the admin API.
 #[derive(Clone)]
 pub struct OtpHub {
     inner: Arc<Inner>,

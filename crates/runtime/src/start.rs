@@ -1,5 +1,5 @@
 //! Starting the runtime: recovery first (stale leases back to the pool, stale server states
-//! reset), then the pool, the supervisor with its servers, and the control endpoint. Open
+//! reset), then the pool, the supervisor with its servers, and the admin API. Open
 //! bindings are not touched here: each server resumes its own from its persisted state, and
 //! each purchase without an outcome is reconciled before that server buys again.
 
@@ -13,9 +13,8 @@ use simrotor_persistence::{LeaseOwner, ServerSeed, Store, StoreError};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
-use crate::admin::Admin;
 use crate::audit;
-use crate::control::{self, ControlHandle, ControlState};
+use crate::http::{self, AdminHandle, AdminRuntime, AdminState};
 use crate::metrics::{MeteredClient, Metrics};
 use crate::otp::OtpHub;
 use crate::pool::{AccountPool, Refilled};
@@ -30,7 +29,7 @@ pub struct RunOptions {
     /// Lease only from this batch.
     pub batch: Option<BatchId>,
     /// Serve the admin API (SMS forwarder, operator OTPs, views, actions, metrics) here.
-    pub control_addr: Option<String>,
+    pub admin_addr: Option<String>,
 }
 
 /// A running runtime.
@@ -43,7 +42,7 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     /// Resolves when every server has stopped.
     pub done: oneshot::Receiver<()>,
-    pub control: Option<ControlHandle>,
+    pub admin: Option<AdminHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +53,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("the OTP settings: {0}")]
     Otp(#[from] crate::otp::OtpError),
-    #[error("the control endpoint: {0}")]
-    Control(#[from] control::ControlError),
+    #[error("the admin API: {0}")]
+    Admin(#[from] http::AdminError),
     #[error("server {port}: cannot build its client: {reason}")]
     Client { port: u16, reason: String },
 }
@@ -84,8 +83,8 @@ pub async fn start(
     make_client: &ClientFactory,
     options: RunOptions,
 ) -> Result<Running, StartError> {
-    let listener = match &options.control_addr {
-        Some(addr) => Some(control::bind(addr, config.admin.token.is_some())?),
+    let listener = match &options.admin_addr {
+        Some(addr) => Some(http::bind(addr, config.admin.token.is_some())?),
         None => None,
     };
     let owner = LeaseOwner::for_this_process();
@@ -136,19 +135,19 @@ pub async fn start(
         done: done_tx,
     })
     .start();
-    let control = match listener {
+    let admin = match listener {
         Some(listener) => {
             let refill = pool.clone();
-            let state = ControlState::new(otp.clone())
+            let state = AdminState::new(otp.clone())
                 .with_pool_refilled(move || refill.do_send(Refilled))
-                .with_admin(Admin {
+                .with_runtime(AdminRuntime {
                     supervisor: supervisor.clone(),
                     store,
                     metrics: metrics.clone(),
                     started_at: Utc::now(),
                 })
                 .with_token(config.admin.token.clone());
-            let handle = match control::serve_on(listener, state).await {
+            let handle = match http::serve_on(listener, state).await {
                 Ok(handle) => handle,
                 Err(e) => {
                     supervisor.do_send(Shutdown);
@@ -167,6 +166,6 @@ pub async fn start(
         owner,
         metrics,
         done,
-        control,
+        admin,
     })
 }

@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use simrotor_config::{AdminToken, OtpSource, SimulatorFaults};
-use simrotor_runtime::control::{self, ControlError, ControlState};
+use simrotor_runtime::http::{self, AdminError, AdminState};
 
-use crate::helpers::{Control, client, hub, logs};
+use crate::helpers::{AdminApi, client, hub, logs};
 use crate::scenario_helpers::{Setup, World, numbers_where, sim_config, wait_for};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
-async fn guarded() -> Control {
+async fn guarded() -> AdminApi {
     let hub = hub(OtpSource::Both);
-    let state = ControlState::new(hub.clone()).with_token(Some(AdminToken::new(TOKEN)));
-    let handle = control::serve("127.0.0.1:0", state).await.unwrap();
-    Control {
+    let state = AdminState::new(hub.clone()).with_token(Some(AdminToken::new(TOKEN)));
+    let handle = http::serve("127.0.0.1:0", state).await.unwrap();
+    AdminApi {
         handle,
         hub,
         refills: Default::default(),
@@ -24,7 +24,7 @@ async fn guarded() -> Control {
     }
 }
 
-async fn status_of(c: &Control, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+async fn status_of(c: &AdminApi, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let req = match method {
         "GET" => c.client.get(c.url(path)),
         _ => c.client.post(c.url(path)).body("{}"),
@@ -92,7 +92,7 @@ async fn with_a_token_every_route_but_the_page_needs_it_and_refusals_are_logged_
 /// Origin) and the page itself (same Origin) pass.
 #[actix_rt::test]
 async fn no_web_page_of_another_site_can_steer_the_runtime() {
-    let c = Control::start(OtpSource::Both).await;
+    let c = AdminApi::start(OtpSource::Both).await;
     let addr = c.handle.addr().to_string();
     let post = |origin: Option<String>, host: Option<&str>| {
         let mut req = c
@@ -136,26 +136,26 @@ async fn no_web_page_of_another_site_can_steer_the_runtime() {
 
 #[actix_rt::test]
 async fn beyond_loopback_the_api_refuses_to_start_without_a_token() {
-    let state = ControlState::new(hub(OtpSource::Both));
-    match control::serve("0.0.0.0:0", state).await {
-        Err(ControlError::NoToken { addr }) => {
+    let state = AdminState::new(hub(OtpSource::Both));
+    match http::serve("0.0.0.0:0", state).await {
+        Err(AdminError::NoToken { addr }) => {
             assert!(addr.ip().is_unspecified());
         }
         other => panic!("started without a token: {other:?}"),
     }
-    let err = control::serve("0.0.0.0:0", ControlState::new(hub(OtpSource::Both)))
+    let err = http::serve("0.0.0.0:0", AdminState::new(hub(OtpSource::Both)))
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("admin.token"), "{err}");
     // With a token it listens.
-    let state = ControlState::new(hub(OtpSource::Both)).with_token(Some(AdminToken::new(TOKEN)));
-    let handle = control::serve("0.0.0.0:0", state).await.unwrap();
+    let state = AdminState::new(hub(OtpSource::Both)).with_token(Some(AdminToken::new(TOKEN)));
+    let handle = http::serve("0.0.0.0:0", state).await.unwrap();
     handle.stop().await;
 }
 
 async fn get(world: &World, path: &str) -> (u16, Value) {
-    let url = world.running.control.as_ref().unwrap().url(path);
+    let url = world.running.admin.as_ref().unwrap().url(path);
     let resp = world.http.get(url).send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
@@ -193,25 +193,25 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
     let port = world.ports[0];
 
     // Unknown server, unknown action, resume of a running server.
-    let (status, body) = world.post_control("/api/servers/1/pause", &json!({})).await;
+    let (status, body) = world.post_admin("/api/servers/1/pause", &json!({})).await;
     assert_eq!(status, 404, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("server 1"),
         "{body}"
     );
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/explode"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/explode"), &json!({}))
         .await;
     assert_eq!(status, 404, "{body}");
     assert!(body["error"].as_str().unwrap().contains("unknown action"));
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/resume"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/resume"), &json!({}))
         .await;
     assert_eq!(status, 409, "{body}");
 
     // Pause: accepted at once, recorded PAUSED at the next step boundary.
     let (status, body) = world
-        .post_control(
+        .post_admin(
             &format!("/api/servers/{port}/pause"),
             &json!({"who": "budi", "why": "checking the SIM tray"}),
         )
@@ -239,7 +239,7 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
 
     // Resume, then disable (shown disabled), then enable.
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/resume"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/resume"), &json!({}))
         .await;
     assert_eq!(
         (status, body["mode"].as_str()),
@@ -247,7 +247,7 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
         "{body}"
     );
     let (status, body) = world
-        .post_control(
+        .post_admin(
             &format!("/api/servers/{port}/disable"),
             &json!({"who": "budi"}),
         )
@@ -256,7 +256,7 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
     assert_eq!(body["mode"], "disabled");
     assert_eq!(body["enabled"], false);
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/enable"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/enable"), &json!({}))
         .await;
     assert_eq!(
         (status, body["mode"].as_str()),
@@ -264,7 +264,7 @@ async fn the_operator_steers_servers_through_the_api_and_sees_it() {
         "{body}"
     );
     let (status, _) = world
-        .post_control(&format!("/api/servers/{port}/enable"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/enable"), &json!({}))
         .await;
     assert_eq!(status, 409, "enabling an enabled server");
 
@@ -331,7 +331,7 @@ async fn a_drain_called_off_mid_binding_leaves_the_server_working_then_idle() {
     })
     .await;
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/drain"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/drain"), &json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
     wait_for("DRAINING", || {
@@ -343,7 +343,7 @@ async fn a_drain_called_off_mid_binding_leaves_the_server_working_then_idle() {
     })
     .await;
     let (status, body) = world
-        .post_control(&format!("/api/servers/{port}/resume"), &json!({}))
+        .post_admin(&format!("/api/servers/{port}/resume"), &json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
     wait_for("BUSY again", || {

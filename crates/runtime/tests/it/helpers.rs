@@ -1,4 +1,4 @@
-//! What every topic needs: a client, numbers, a running control endpoint, captured logs.
+//! What every topic needs: a client, numbers, a running admin API, captured logs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use simrotor_config::{OtpConfig, OtpSource};
 use simrotor_domain::Msisdn;
-use simrotor_runtime::control::{self, ControlHandle, ControlState};
+use simrotor_runtime::http::{self, AdminHandle, AdminState};
 use simrotor_runtime::otp::OtpHub;
 
 /// Long enough for a loaded 2-core machine; a passing test never waits for it.
@@ -34,24 +34,24 @@ pub fn hub(source: OtpSource) -> OtpHub {
     .unwrap()
 }
 
-/// A control endpoint on a free loopback port, with a counter of pool wake-ups.
-pub struct Control {
-    pub handle: ControlHandle,
+/// An admin API serving OTPs only, on a free loopback port, with a counter of pool wake-ups.
+pub struct AdminApi {
+    pub handle: AdminHandle,
     pub hub: OtpHub,
     pub refills: Arc<AtomicUsize>,
     pub client: reqwest::Client,
 }
 
-impl Control {
-    pub async fn start(source: OtpSource) -> Control {
+impl AdminApi {
+    pub async fn start(source: OtpSource) -> AdminApi {
         let hub = hub(source);
         let refills = Arc::new(AtomicUsize::new(0));
         let counter = refills.clone();
-        let state = ControlState::new(hub.clone()).with_pool_refilled(move || {
+        let state = AdminState::new(hub.clone()).with_pool_refilled(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let handle = control::serve("127.0.0.1:0", state).await.unwrap();
-        Control {
+        let handle = http::serve("127.0.0.1:0", state).await.unwrap();
+        AdminApi {
             handle,
             hub,
             refills,
@@ -97,7 +97,7 @@ async fn answer(resp: reqwest::Response) -> (u16, Value) {
     (status, value)
 }
 
-/// Every log line of this test binary, from every thread (the control endpoint's worker and
+/// Every log line of this test binary, from every thread (the admin API's worker and
 /// the simulator run on their own), without timestamps, whose digits could look like a code.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<u8>>>);

@@ -1,4 +1,4 @@
-//! The runtime over real HTTP: the control endpoint started on an ephemeral port, called with
+//! The runtime over real HTTP: the admin API started on an ephemeral port, called with
 //! reqwest, and the simulator of the operator's servers forwarding its SMS to it.
 
 // A panic is how a test fails.
@@ -8,8 +8,9 @@ mod helpers;
 mod scenario_helpers;
 
 mod admin;
+mod admin_errors;
+mod admin_otp;
 mod books;
-mod control;
 mod otp;
 mod scenarios;
 mod scripted;

@@ -1,5 +1,5 @@
 //! OTPs end to end: the simulator of the operator's servers sends each OTP by SMS to its
-//! forwarder URL, which is the control endpoint's `/sms`, and the binding waiting in the hub
+//! forwarder URL, which is the admin API's `/sms`, and the binding waiting in the hub
 //! gets the code the telco sent; or the operator reads the code and posts it to `/otp`.
 
 use serde_json::{Value, json};
@@ -8,7 +8,7 @@ use simrotor_domain::{Msisdn, Rupiah};
 use simrotor_runtime::otp::{OtpFrom, OtpPurpose};
 use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 
-use crate::helpers::{Control, PATIENCE, logs, number};
+use crate::helpers::{AdminApi, PATIENCE, logs, number};
 
 /// Every number a reseller with 27,000 of pulsa; SMS forwarded to `forwarder` when given.
 async fn simulator(forwarder: Option<String>, transaction_otp: bool) -> SimulatorHandle {
@@ -30,7 +30,7 @@ async fn simulator(forwarder: Option<String>, transaction_otp: bool) -> Simulato
 
 /// One slot API call on the simulator; returns the telco's answer (`res`).
 async fn call(
-    control: &Control,
+    control: &AdminApi,
     sim: &SimulatorHandle,
     path: &str,
     msisdn: &Msisdn,
@@ -55,7 +55,7 @@ async fn call(
 
 #[tokio::test]
 async fn a_binding_gets_the_login_and_transaction_codes_the_simulator_sends_by_sms() {
-    let control = Control::start(OtpSource::Both).await;
+    let control = AdminApi::start(OtpSource::Both).await;
     let sim = simulator(Some(control.url("/sms")), true).await;
     let port = sim.addrs()[0].port();
     let m = number(201);
@@ -112,7 +112,7 @@ async fn a_binding_gets_the_login_and_transaction_codes_the_simulator_sends_by_s
 
 #[tokio::test]
 async fn the_operator_types_the_code_read_from_the_phone() {
-    let control = Control::start(OtpSource::Operator).await;
+    let control = AdminApi::start(OtpSource::Operator).await;
     let sim = simulator(None, false).await;
     let port = sim.addrs()[0].port();
     let m = number(202);
@@ -147,7 +147,7 @@ async fn the_operator_types_the_code_read_from_the_phone() {
 
 #[tokio::test]
 async fn an_sms_for_a_number_that_waits_for_nothing_is_ignored_and_not_kept() {
-    let control = Control::start(OtpSource::Both).await;
+    let control = AdminApi::start(OtpSource::Both).await;
     let sim = simulator(Some(control.url("/sms")), false).await;
     let port = sim.addrs()[0].port();
     let m = number(203);
@@ -171,7 +171,7 @@ async fn an_sms_for_a_number_that_waits_for_nothing_is_ignored_and_not_kept() {
 #[tokio::test]
 async fn no_code_reaches_the_log() {
     let logs = logs();
-    let control = Control::start(OtpSource::Both).await;
+    let control = AdminApi::start(OtpSource::Both).await;
     let sim = simulator(Some(control.url("/sms")), false).await;
     let port = sim.addrs()[0].port();
     let m = number(204);

@@ -1,5 +1,5 @@
 //! What the scenarios share: a whole runtime (Supervisor, ServerActors, AccountPool, Driver,
-//! OtpHub, control endpoint) on its own temporary SQLite database, driving the simulator on
+//! OtpHub, admin API) on its own temporary SQLite database, driving the simulator on
 //! ephemeral ports; numbers picked by their simulated profile; polling with a deadline; and the
 //! database held against the simulator's ledger.
 
@@ -103,7 +103,7 @@ pub struct Setup {
     pub config: Config,
     pub servers: usize,
     pub numbers: Vec<Msisdn>,
-    /// The simulator posts each SMS to the runtime's control endpoint (zero-touch OTPs).
+    /// The simulator posts each SMS to the runtime's admin API (zero-touch OTPs).
     pub forward_sms: bool,
     /// Stop when the pool is empty and every server is idle.
     pub until_empty: bool,
@@ -152,7 +152,7 @@ impl World {
             double,
             ports,
         } = setup;
-        let control_addr = if forward_sms {
+        let admin_addr = if forward_sms {
             let addr = format!("127.0.0.1:{}", free_port());
             sim.sms_forwarder_url = Some(format!("http://{addr}/sms"));
             addr
@@ -204,7 +204,7 @@ impl World {
         let options = RunOptions {
             until_empty,
             batch: None,
-            control_addr: Some(control_addr),
+            admin_addr: Some(admin_addr),
         };
         let running = start(&config, store.clone(), &factory, options)
             .await
@@ -228,26 +228,26 @@ impl World {
             .unwrap();
     }
 
-    /// Stops the control endpoint; the store, the ledger, the simulator (still serving) and
+    /// Stops the admin API; the store, the ledger, the simulator (still serving) and
     /// the guard of the database's directory (the store is readable while it lives).
     pub async fn stop(mut self) -> (Store, Vec<LedgerEntry>, SimulatorHandle, TempDir) {
-        if let Some(control) = self.running.control.take() {
-            control.stop().await;
+        if let Some(admin) = self.running.admin.take() {
+            admin.stop().await;
         }
         let ledger = self.sim.ledger();
         (self.store, ledger, self.sim, self._dir)
     }
 
-    /// POSTs `body` to the control endpoint; the status and the JSON answer.
-    pub async fn post_control(
+    /// POSTs `body` to the admin API; the status and the JSON answer.
+    pub async fn post_admin(
         &self,
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let control = self.running.control.as_ref().unwrap();
+        let admin = self.running.admin.as_ref().unwrap();
         let resp = self
             .http
-            .post(control.url(path))
+            .post(admin.url(path))
             .json(body)
             .send()
             .await

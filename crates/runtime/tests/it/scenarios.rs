@@ -220,7 +220,7 @@ async fn a_wrong_otp_asks_for_a_fresh_one_and_the_right_one_logs_in() {
     );
     let right = world.sim.latest_otp(m).unwrap();
     let (status, body) = world
-        .post_control("/otp", &json!({"server": port, "code": right}))
+        .post_admin("/otp", &json!({"server": port, "code": right}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["outcome"], "delivered");
@@ -262,7 +262,7 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     assert_eq!(row.port, port);
     let recap = world.store.recap(None).await.unwrap().total;
     assert_eq!((recap.numbers.waiting_otp, recap.numbers.in_use), (1, 1));
-    let control = world.running.control.as_ref().unwrap();
+    let control = world.running.admin.as_ref().unwrap();
     let waiting: serde_json::Value = world
         .http
         .get(control.url("/otp/waiting"))
@@ -278,7 +278,7 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
 
     let code = world.sim.latest_otp(m).unwrap();
     let (status, body) = world
-        .post_control("/otp", &json!({"server": port, "code": code}))
+        .post_admin("/otp", &json!({"server": port, "code": code}))
         .await;
     assert_eq!(status, 200, "{body}");
     world.finished().await;
