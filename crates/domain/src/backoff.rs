@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn zero_waits_zero() {
         for jitter in [Jitter::QuarterMore, Jitter::UpperHalf] {
-            assert_eq!(Backoff::new(Duration::ZERO, MS, jitter).delay(3), Duration::ZERO);
+            assert_eq!(
+                Backoff::new(Duration::ZERO, MS, jitter).delay(3),
+                Duration::ZERO
+            );
         }
     }
 

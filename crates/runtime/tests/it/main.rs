@@ -11,6 +11,7 @@ mod admin;
 mod books;
 mod control;
 mod otp;
+mod relogin;
 mod scenarios;
 mod scripted;
 mod sessions;
