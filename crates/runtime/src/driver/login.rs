@@ -5,7 +5,7 @@
 use serde_json::json;
 use simrotor_domain::{BindingEvent, BindingState, FailReason, LogoutReason, Pin};
 use simrotor_persistence::{Binding, BindingPatch, Settle};
-use simrotor_slot::{ProductListing, RefusalReason, SlotError};
+use simrotor_slot::{ProductListing, RefusalReason, Reply, SlotError};
 
 use super::answers::{About, raw, raw_error};
 use super::{Driver, Halt, Step};
@@ -224,23 +224,19 @@ impl Driver {
                     }
                 }
                 BindingState::OtpVerified => {
-                    let balance = match self
+                    // The balance, then the location token: the first that fails decides.
+                    let tokens = match self
                         .call(mode, about, || self.client.balance(&msisdn))
                         .await?
                     {
-                        Ok(b) => b,
-                        Err(e) => {
-                            go!(self
-                                .after_login_error(binding, &e, &mut protocol_errors, mode)
-                                .await?);
-                            continue;
-                        }
+                        Ok(balance) => self
+                            .call(mode, about, || self.client.location_token(&msisdn))
+                            .await?
+                            .map(|location| (balance, location)),
+                        Err(e) => Err(e),
                     };
-                    let location = match self
-                        .call(mode, about, || self.client.location_token(&msisdn))
-                        .await?
-                    {
-                        Ok(l) => l,
+                    let (balance, location) = match tokens {
+                        Ok(tokens) => tokens,
                         Err(e) => {
                             go!(self
                                 .after_login_error(binding, &e, &mut protocol_errors, mode)
@@ -265,6 +261,18 @@ impl Driver {
         }
     }
 
+    /// The session expired: the binding goes back to `BOUND`, to log in again.
+    pub(super) async fn session_expired(&self, binding: &mut Binding) -> Result<Step, Halt> {
+        self.recorder()
+            .move_binding(
+                binding,
+                BindingEvent::SessionExpired,
+                BindingPatch::default(),
+            )
+            .await?;
+        Ok(Step::Go(()))
+    }
+
     /// A refusal or unusable answer after the OTP was accepted: expired session → log in again;
     /// blocked → end; repeated garbage → give the number back.
     pub(super) async fn after_login_error(
@@ -275,16 +283,7 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<Step, Halt> {
         match e.refusal_reason() {
-            Some(RefusalReason::TokenExpired) => {
-                self.recorder()
-                    .move_binding(
-                        binding,
-                        BindingEvent::SessionExpired,
-                        BindingPatch::default(),
-                    )
-                    .await?;
-                Ok(Step::Go(()))
-            }
+            Some(RefusalReason::TokenExpired) => self.session_expired(binding).await,
             Some(RefusalReason::Blocked) => {
                 self.logout_after(
                     binding,
@@ -306,15 +305,17 @@ impl Driver {
         }
     }
 
-    /// `list_idv` after login: a reseller goes on to transact (its device recorded), any other
-    /// number is logged out.
-    pub(super) async fn reseller_check(
+    /// `list_idv` of a logged-in binding, asked again at each step boundary until it is
+    /// answered; a refusal or an unusable answer goes through [`Self::after_login_error`].
+    /// `None`: the session expired, and the binding is `BOUND` again to log in anew.
+    pub(super) async fn list_products(
         &self,
         binding: &mut Binding,
         mode: &mut ModeWatch,
-    ) -> Result<Step, Halt> {
+    ) -> Result<Step<Option<Reply<ProductListing>>>, Halt> {
         let msisdn = binding.account.msisdn.clone();
         let about = About::binding(binding);
+        let listing_in = binding.state();
         let mut protocol_errors = 0;
         loop {
             self.checkpoint(mode).await?;
@@ -322,48 +323,50 @@ impl Driver {
                 .call(mode, about, || self.client.list_products(&msisdn))
                 .await?
             {
-                Ok(reply) => {
-                    if let Some(device) = reply.value.device_id() {
-                        self.store
-                            .set_server_device_id(self.server_id, device)
-                            .await?;
-                    }
-                    match reply.value {
-                        ProductListing::NotReseller { .. } => {
-                            tracing::info!(server = self.port, msisdn = %msisdn, "Not a reseller; logging out and taking the next number.");
-                            return self
-                                .logout(
-                                    binding,
-                                    mode,
-                                    LogoutReason::NotReseller,
-                                    Settle::NotReseller,
-                                    BindingPatch::default(),
-                                )
-                                .await;
-                        }
-                        ProductListing::Products { device_id, .. } => {
-                            self.store.mark_reseller(binding).await?;
-                            let patch = BindingPatch {
-                                device_id,
-                                raw: Some(json!({ "list_idv": raw(&reply.raw) })),
-                                ..Default::default()
-                            };
-                            self.recorder()
-                                .move_binding(binding, BindingEvent::ResellerConfirmed, patch)
-                                .await?;
-                            return Ok(Step::Go(()));
-                        }
-                    }
-                }
+                Ok(reply) => return Ok(Step::Go(Some(reply))),
                 Err(e) => {
                     go!(self
                         .after_login_error(binding, &e, &mut protocol_errors, mode)
                         .await?);
-                    // The session expired: log in again.
-                    if binding.state() != BindingState::TokenLoginFetched {
-                        return Ok(Step::Go(()));
+                    if binding.state() != listing_in {
+                        return Ok(Step::Go(None));
                     }
                 }
+            }
+        }
+    }
+
+    /// `list_idv` after login: a reseller goes on to transact (its device recorded), any other
+    /// number is logged out. `Go` also when the session expired: the binding logs in again.
+    pub(super) async fn reseller_check(
+        &self,
+        binding: &mut Binding,
+        mode: &mut ModeWatch,
+    ) -> Result<Step, Halt> {
+        let Some(reply) = go!(self.list_products(binding, mode).await?) else {
+            return Ok(Step::Go(()));
+        };
+        if let Some(device) = reply.value.device_id() {
+            self.store
+                .set_server_device_id(self.server_id, device)
+                .await?;
+        }
+        match reply.value {
+            ProductListing::NotReseller { .. } => {
+                tracing::info!(server = self.port, msisdn = %binding.account.msisdn, "Not a reseller; logging out and taking the next number.");
+                self.not_a_reseller(binding, mode).await
+            }
+            ProductListing::Products { device_id, .. } => {
+                self.store.mark_reseller(binding).await?;
+                let patch = BindingPatch {
+                    device_id,
+                    raw: Some(json!({ "list_idv": raw(&reply.raw) })),
+                    ..Default::default()
+                };
+                self.recorder()
+                    .move_binding(binding, BindingEvent::ResellerConfirmed, patch)
+                    .await?;
+                Ok(Step::Go(()))
             }
         }
     }

@@ -29,6 +29,22 @@ impl Driver {
         self.logout_after(binding, reason, settle, patch).await
     }
 
+    /// The number is no reseller: logged out, its account settled `NON_RESELLER`.
+    pub(super) async fn not_a_reseller<T>(
+        &self,
+        binding: &mut Binding,
+        mode: &mut ModeWatch,
+    ) -> Result<Step<T>, Halt> {
+        self.logout(
+            binding,
+            mode,
+            LogoutReason::NotReseller,
+            Settle::NotReseller,
+            BindingPatch::default(),
+        )
+        .await
+    }
+
     /// `/logout` of `msisdn`; an answer, even a refusal (no such session), means the server no
     /// longer holds that number, so the server's session mark is cleared. `false`: the logout
     /// could not be read, and the server may still hold the number (the mark stays).

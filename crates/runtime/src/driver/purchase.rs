@@ -3,9 +3,7 @@
 //! was lost (or that a crash left open) reconciled by the balance, never sent again.
 
 use serde_json::json;
-use simrotor_domain::{
-    BindingEvent, BindingState, LogoutReason, Msisdn, Rupiah, TrxEvent, TrxStatus,
-};
+use simrotor_domain::{LogoutReason, Msisdn, Rupiah, TrxEvent, TrxStatus};
 use simrotor_persistence::{
     Binding, BindingPatch, Purchase, PurchaseIntent, PurchaseOutcome, Settle,
 };
@@ -40,8 +38,13 @@ impl Driver {
         seq: &mut u32,
         mode: &mut ModeWatch,
     ) -> Result<Step, Halt> {
-        let Some(products) = go!(self.products(binding, mode).await?) else {
+        // The product list, fetched again on resume: prices may change.
+        let Some(listing) = go!(self.list_products(binding, mode).await?) else {
             return Ok(Step::Go(()));
+        };
+        let products = match listing.value {
+            ProductListing::Products { products, .. } => products,
+            ProductListing::NotReseller { .. } => return self.not_a_reseller(binding, mode).await,
         };
         self.reconcile_open(binding, mode).await?;
         loop {
@@ -72,60 +75,9 @@ impl Driver {
                 }
                 Bought::Unreadable(evidence) => return self.give_back(binding, evidence).await,
                 Bought::Relogin => {
-                    self.recorder()
-                        .move_binding(
-                            binding,
-                            BindingEvent::SessionExpired,
-                            BindingPatch::default(),
-                        )
-                        .await?;
+                    let step = self.session_expired(binding).await?;
                     tracing::info!(server = self.port, binding = binding.id, msisdn = %binding.account.msisdn, "The session expired; logging in again.");
-                    return Ok(Step::Go(()));
-                }
-            }
-        }
-    }
-
-    /// The product list of a transacting binding (fetched again on resume: prices may change).
-    /// `None`: the session expired, log in again.
-    async fn products(
-        &self,
-        binding: &mut Binding,
-        mode: &mut ModeWatch,
-    ) -> Result<Step<Option<Vec<Product>>>, Halt> {
-        let msisdn = binding.account.msisdn.clone();
-        let about = About::binding(binding);
-        let mut protocol_errors = 0;
-        loop {
-            match self
-                .call(mode, about, || self.client.list_products(&msisdn))
-                .await?
-            {
-                Ok(Reply {
-                    value: ProductListing::Products { products, .. },
-                    ..
-                }) => return Ok(Step::Go(Some(products))),
-                Ok(Reply {
-                    value: ProductListing::NotReseller { .. },
-                    ..
-                }) => {
-                    return self
-                        .logout(
-                            binding,
-                            mode,
-                            LogoutReason::NotReseller,
-                            Settle::NotReseller,
-                            BindingPatch::default(),
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    go!(self
-                        .after_login_error(binding, &e, &mut protocol_errors, mode)
-                        .await?);
-                    if binding.state() != BindingState::Transacting {
-                        return Ok(Step::Go(None));
-                    }
+                    return Ok(step);
                 }
             }
         }
