@@ -2,11 +2,13 @@
 //!
 //! Everything here is a value or a rule: numbers (`Msisdn`), money (`Rupiah`), the credentials
 //! that come with an account (`Email`, `Pin`), and the four state machines the operator reasons
-//! about (binding, account, server, transaction). Nothing here does I/O, so every rule can be
-//! tested exhaustively and every other crate can trust what it is handed: a `Msisdn` is always
-//! a valid Indonesian mobile number, a state always got there through its transition function.
+//! about (binding, account, server, transaction), and the one backoff of every wait on a failing
+//! server (`Backoff`). Nothing here does I/O, so every rule can be tested exhaustively and every
+//! other crate can trust what it is handed: a `Msisdn` is always a valid Indonesian mobile
+//! number, a state always got there through its transition function.
 
 mod account;
+mod backoff;
 mod batch;
 mod binding;
 mod call;
@@ -18,6 +20,7 @@ mod server;
 mod transaction;
 
 pub use account::{AccountEvent, AccountState};
+pub use backoff::{Backoff, Jitter};
 pub use batch::{BatchId, BatchIdError};
 pub use binding::{BindingEvent, BindingState, FailReason, LogoutReason};
 pub use call::Call;

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod mode;
 pub mod otp;
 pub mod pool;
+pub mod recorder;
 pub mod server;
 pub mod settings;
 pub mod start;

@@ -8,12 +8,9 @@ use std::panic::AssertUnwindSafe;
 use actix::WeakAddr;
 use actix::prelude::*;
 use futures::FutureExt as _;
-use simrotor_domain::{
-    BindingState, FailReason, LogoutReason, ServerEvent, ServerState, StateMachine,
-};
+use simrotor_domain::{BindingState, FailReason, LogoutReason, ServerEvent, ServerState};
 use simrotor_persistence::StoreError;
 
-use crate::audit;
 use crate::driver::{Driver, DriverError, Ended};
 use crate::mode::{self, Mode, ModeSwitch, ModeWatch};
 use crate::pool::{AccountPool, LeaseNext, Refilled, Subscribe};
@@ -95,7 +92,7 @@ async fn work(
         match row.state {
             ServerState::Draining => watch.set_recorded(Mode::Drain),
             ServerState::Paused if watch.get() != Mode::Pause => {
-                set_server(&driver, ServerEvent::Resume).await;
+                driver.recorder().server_event(ServerEvent::Resume).await;
             }
             _ => {}
         }
@@ -106,18 +103,18 @@ async fn work(
         // PAUSED while it holds.
         let paused = watch.get() == Mode::Pause;
         if paused {
-            set_server(&driver, ServerEvent::Pause).await;
+            driver.recorder().server_event(ServerEvent::Pause).await;
         }
         if watch.checkpoint().await.is_err() {
             return Err(LoopEnd::Stopped);
         }
         if paused {
-            set_server(&driver, ServerEvent::Resume).await;
+            driver.recorder().server_event(ServerEvent::Resume).await;
             watch.set_recorded(Mode::Run);
         }
         // A drain called off after its binding ended (PAUSED by then): the server takes work again.
         if watch.recorded() == Mode::Drain && watch.get() == Mode::Run {
-            set_server(&driver, ServerEvent::Resume).await;
+            driver.recorder().server_event(ServerEvent::Resume).await;
             watch.set_recorded(Mode::Run);
         }
         let binding = match driver
@@ -136,7 +133,7 @@ async fn work(
                         server = driver.port,
                         "Drained: the server stays idle until resumed."
                     );
-                    set_server(&driver, ServerEvent::Pause).await;
+                    driver.recorder().server_event(ServerEvent::Pause).await;
                     // A drained server takes no more numbers: for `until_empty` it is idle, or
                     // the run would wait for it for ever once the others empty the pool.
                     if let Some(sup) = supervisor.upgrade() {
@@ -156,7 +153,7 @@ async fn work(
                             idle: false,
                         });
                     }
-                    set_server(&driver, ServerEvent::Resume).await;
+                    driver.recorder().server_event(ServerEvent::Resume).await;
                     watch.set_recorded(Mode::Run);
                     continue;
                 }
@@ -169,10 +166,9 @@ async fn work(
                     .map_err(|e| fail(&e))?
                     .map_err(|e| fail(&e))?
                 {
-                    Some(lease) => match driver.store.open_binding(lease).await {
+                    Some(lease) => match driver.recorder().open_binding(lease).await {
                         Ok(binding) => {
                             tracing::info!(server = driver.port, binding = binding.id, msisdn = %binding.account.msisdn, batch = %binding.account.batch_id, "Bound the next number.");
-                            audit::binding_moved(driver.port, &binding, None, binding.state());
                             binding
                         }
                         Err(StoreError::LeaseLost { .. }) => continue,
@@ -234,23 +230,6 @@ async fn work(
             }
             Ok(Ended::Interrupted) => return Err(LoopEnd::Stopped),
             Err(DriverError::Store(e)) => return Err(fail(&e)),
-        }
-    }
-}
-
-async fn set_server(driver: &Driver, event: ServerEvent) {
-    if let Ok(Some(mut row)) = driver.store.server(driver.server_id).await
-        && row.state.apply(&event).is_ok()
-    {
-        let from = row.state;
-        if driver
-            .store
-            .move_server(&mut row, event, None)
-            .await
-            .is_ok()
-            && row.state != from
-        {
-            audit::server_moved(driver.port, from, row.state, None);
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use simrotor_config::Config;
-use simrotor_domain::{Pin, Rupiah};
+use simrotor_domain::{Backoff, Jitter, Pin, Rupiah};
 
 /// The runtime's view of the configuration.
 #[derive(Debug, Clone)]
@@ -20,9 +20,10 @@ pub struct Settings {
     pub otp_timeout: Duration,
     pub max_wrong_otp: u32,
     pub transaction_otp: bool,
-    /// First wait before probing a server that stopped answering; doubles up to `probe_max`.
-    pub probe_min: Duration,
-    pub probe_max: Duration,
+    /// `restart.backoff_min` … `backoff_max`, a quarter of jitter more: the one backoff of a
+    /// failing server. The supervisor waits it before restarting a server's actor; the driver
+    /// probes a server that stopped answering, and asks one that answers garbage again, on it.
+    pub restart_backoff: Backoff,
     /// Consecutive unusable answers before a binding is given up.
     pub max_protocol_errors: u32,
 }
@@ -41,8 +42,11 @@ impl Settings {
             otp_timeout: config.otp.timeout,
             max_wrong_otp: config.otp.max_wrong,
             transaction_otp: config.otp.transaction_otp,
-            probe_min: config.restart.backoff_min,
-            probe_max: config.restart.backoff_max,
+            restart_backoff: Backoff::new(
+                config.restart.backoff_min,
+                config.restart.backoff_max,
+                Jitter::QuarterMore,
+            ),
             max_protocol_errors: 3,
         }
     }

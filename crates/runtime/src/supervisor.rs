@@ -6,21 +6,21 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
 use simrotor_config::RestartConfig;
-use simrotor_domain::{BindingEvent, FailReason, ServerEvent, ServerState, StateMachine};
+use simrotor_domain::{BindingEvent, FailReason, ServerState};
 use simrotor_persistence::{BindingPatch, ServerRow, Settle, Store};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
-use crate::audit;
 use crate::driver::Driver;
 use crate::metrics::Metrics;
 use crate::mode::Mode;
 use crate::otp::OtpHub;
 use crate::pool::{AccountPool, Available, Refilled};
+use crate::recorder::Recorder;
 use crate::server::{ServerActor, SetMode};
 use crate::settings::Settings;
 
@@ -137,23 +137,6 @@ impl Supervisor {
         );
         slot.addr = Some(actor.start());
         slot.idle = false;
-    }
-
-    /// The backoff before the `n`th restart in the window: doubling from `backoff_min`, capped
-    /// at `backoff_max`, plus up to a quarter of jitter.
-    fn backoff(&self, n: u32) -> Duration {
-        use rand::Rng;
-        let base = self
-            .restart
-            .backoff_min
-            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-            .min(self.restart.backoff_max);
-        let extra = base.as_millis() as u64 / 4;
-        base + Duration::from_millis(if extra == 0 {
-            0
-        } else {
-            rand::rng().random_range(0..=extra)
-        })
     }
 
     fn all_stopped(&self) -> bool {
@@ -291,14 +274,8 @@ impl Handler<ServerDown> for Supervisor {
             );
             ctx.spawn(
                 async move {
-                    if let Ok(Some(mut row)) = store.server(id).await
-                        && row.state.apply(&ServerEvent::Fault).is_ok()
-                    {
-                        let from = row.state;
-                        if store.move_server(&mut row, ServerEvent::Fault, Some(&why)).await.is_ok() {
-                            audit::server_moved(row.port, from, row.state, Some(&why));
-                        }
-                    }
+                    let recorder = Recorder::new(&store, &metrics, id, port);
+                    recorder.server_faulted(&why).await;
                     // The number it held goes back to the pool: the others can use its pulsa.
                     match store.open_binding_of_server(id).await {
                         Ok(Some(binding)) => {
@@ -306,16 +283,11 @@ impl Handler<ServerDown> for Supervisor {
                                 raw: Some(serde_json::json!({ "failure": why })),
                                 ..Default::default()
                             };
-                            let from = binding.state();
-                            let closed = store
-                                .close_binding(binding.clone(), BindingEvent::Failed(FailReason::ServerFaulted), Settle::Released, patch)
+                            let closed = recorder
+                                .close_binding(&binding, BindingEvent::Failed(FailReason::ServerFaulted), Settle::Released, patch)
                                 .await;
                             match closed {
-                                Ok(to) => {
-                                    audit::binding_moved(port, &binding, Some(from), to);
-                                    metrics.binding_ended(to.end_reason().unwrap_or(to.as_str()));
-                                    pool.do_send(Refilled);
-                                }
+                                Ok(_) => pool.do_send(Refilled),
                                 Err(e) => tracing::error!(server_id = id, error = %e, "Could not hand the faulted server's number back to the pool."),
                             }
                         }
@@ -331,7 +303,8 @@ impl Handler<ServerDown> for Supervisor {
         }
         slot.restarted += 1;
         self.metrics.server_restarted(msg.port);
-        let delay = self.backoff(n);
+        // The `n`th restart in the window waits the backoff's `n - 1`th step.
+        let delay = self.settings.restart_backoff.delay(n.saturating_sub(1));
         tracing::warn!(server = msg.port, panicked, restart = n, delay = ?delay, reason = %reason, "The server stopped on an error; restarting it after a backoff.");
         let port = msg.port;
         ctx.run_later(delay, move |act, ctx| {
@@ -530,24 +503,14 @@ impl Handler<Operate> for Supervisor {
                     slot.disabled = false;
                     slot.mode = Mode::Run;
                     let (store, id) = (self.store.clone(), slot.row.id);
+                    let metrics = self.metrics.clone();
                     // The fault is cleared in the database before the server starts again, so
                     // its first state change (`Working`) is legal.
                     ctx.spawn(
                         async move {
-                            if let Ok(Some(mut row)) = store.server(id).await
-                                && row.state.apply(&ServerEvent::Reset).is_ok()
-                                && store
-                                    .move_server(&mut row, ServerEvent::Reset, None)
-                                    .await
-                                    .is_ok()
-                            {
-                                audit::server_moved(
-                                    row.port,
-                                    ServerState::Faulted,
-                                    row.state,
-                                    Some("reset by the operator"),
-                                );
-                            }
+                            Recorder::new(&store, &metrics, id, port)
+                                .server_reset()
+                                .await;
                         }
                         .into_actor(self)
                         .map(move |_, act, ctx| {

@@ -15,10 +15,9 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::Rng;
 use reqwest::Url;
 use simrotor_config::ServerSpec;
-use simrotor_domain::{Email, Msisdn, Pin, Rupiah};
+use simrotor_domain::{Backoff, Email, Jitter, Msisdn, Pin, Rupiah};
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
 use crate::Call;
@@ -69,6 +68,13 @@ impl HttpOptions {
             backoff_max: Self::DEFAULT_BACKOFF_MAX,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
         }
+    }
+
+    /// The pause before repeat number `attempt + 1`: `backoff_base · 2^attempt`, at most
+    /// `backoff_max`, with jitter in its upper half so that servers that failed together do not
+    /// retry in step, and the cap holds.
+    pub fn repeat_backoff(&self) -> Backoff {
+        Backoff::new(self.backoff_base, self.backoff_max, Jitter::UpperHalf)
     }
 
     /// The configured server: its base URL, timeout, retries and pacing.
@@ -296,7 +302,7 @@ impl HttpSlotClient {
                 Err(err) => err.with_request_id(request_id.clone()),
             };
             if attempt < self.options.retries && policy.allows_repeat_after(&err) {
-                let pause = backoff(self.options.backoff_base, self.options.backoff_max, attempt);
+                let pause = self.options.repeat_backoff().delay(attempt);
                 tracing::warn!(
                     server = %self.server, path = call.path(), request_id, attempt, elapsed_ms,
                     pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
@@ -543,17 +549,6 @@ impl Pacer {
     }
 }
 
-/// The pause before repeat number `attempt + 1`: `base · 2^attempt`, at most `max`, with jitter
-/// in its upper half so that servers that failed together do not retry in step.
-fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let ceiling = base.saturating_mul(2u32.saturating_pow(attempt)).min(max);
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(rand::rng().random_range(nanos / 2..=nanos))
-}
-
 fn partial(body: &[u8]) -> Option<RawBody> {
     (!body.is_empty()).then(|| RawBody::new(String::from_utf8_lossy(body).into_owned()))
 }
@@ -718,6 +713,15 @@ mod tests {
     fn backoff_doubles_within_its_cap_and_jitters_in_the_upper_half() {
         let base = Duration::from_millis(100);
         let max = Duration::from_millis(350);
+        let backoff = |base, max, attempt| {
+            HttpOptions {
+                backoff_base: base,
+                backoff_max: max,
+                ..HttpOptions::new("http://127.0.0.1:1")
+            }
+            .repeat_backoff()
+            .delay(attempt)
+        };
         for _ in 0..200 {
             let first = backoff(base, max, 0);
             assert!(first >= base / 2 && first <= base, "{first:?}");

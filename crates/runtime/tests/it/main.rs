@@ -12,6 +12,7 @@ mod admin_errors;
 mod admin_otp;
 mod books;
 mod otp;
+mod relogin;
 mod scenarios;
 mod scripted;
 mod sessions;
