@@ -24,8 +24,8 @@ use crate::recorder::Recorder;
 use crate::server::{ServerActor, SetMode};
 use crate::settings::Settings;
 
-/// A server as the supervisor tracks it.
-struct Slot {
+/// A server as the supervisor tracks it: its actor, its restarts and the operator's mode.
+struct Supervised {
     row: ServerRow,
     client: Arc<dyn SlotClient>,
     addr: Option<Addr<ServerActor>>,
@@ -63,7 +63,7 @@ pub struct Supervisor {
     settings: Arc<Settings>,
     restart: RestartConfig,
     metrics: Arc<Metrics>,
-    slots: BTreeMap<u16, Slot>,
+    servers: BTreeMap<u16, Supervised>,
     until_empty: bool,
     stopping: bool,
     done: Option<oneshot::Sender<()>>,
@@ -72,14 +72,14 @@ pub struct Supervisor {
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
-            .field("servers", &self.slots.keys().collect::<Vec<_>>())
+            .field("servers", &self.servers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
 impl Supervisor {
     pub fn new(setup: SupervisorSetup) -> Self {
-        let slots = setup
+        let servers = setup
             .servers
             .into_iter()
             .map(|(row, client)| {
@@ -87,7 +87,7 @@ impl Supervisor {
                 let faulted = row.state == ServerState::Faulted;
                 (
                     row.port,
-                    Slot {
+                    Supervised {
                         row,
                         client,
                         addr: None,
@@ -108,7 +108,7 @@ impl Supervisor {
             settings: setup.settings,
             restart: setup.restart,
             metrics: setup.metrics,
-            slots,
+            servers,
             until_empty: setup.until_empty,
             stopping: false,
             done: Some(setup.done),
@@ -116,15 +116,15 @@ impl Supervisor {
     }
 
     fn start_server(&mut self, port: u16, ctx: &mut Context<Self>) {
-        let Some(slot) = self.slots.get_mut(&port) else {
+        let Some(supervised) = self.servers.get_mut(&port) else {
             return;
         };
         let driver = Driver {
             store: self.store.clone(),
-            client: slot.client.clone(),
+            client: supervised.client.clone(),
             otp: self.otp.clone(),
             settings: self.settings.clone(),
-            server_id: slot.row.id,
+            server_id: supervised.row.id,
             port,
             metrics: self.metrics.clone(),
             kept: Default::default(),
@@ -133,14 +133,14 @@ impl Supervisor {
             driver,
             self.pool.clone(),
             ctx.address().downgrade(),
-            slot.mode,
+            supervised.mode,
         );
-        slot.addr = Some(actor.start());
-        slot.idle = false;
+        supervised.addr = Some(actor.start());
+        supervised.idle = false;
     }
 
     fn all_stopped(&self) -> bool {
-        self.slots.values().all(|s| s.addr.is_none())
+        self.servers.values().all(|s| s.addr.is_none())
     }
 
     fn finish_if_done(&mut self) {
@@ -155,9 +155,9 @@ impl Supervisor {
 
     fn stop_all(&mut self) {
         self.stopping = true;
-        for slot in self.slots.values_mut() {
-            slot.mode = Mode::Stop;
-            if let Some(addr) = &slot.addr {
+        for supervised in self.servers.values_mut() {
+            supervised.mode = Mode::Stop;
+            if let Some(addr) = &supervised.addr {
                 addr.do_send(SetMode(Mode::Stop));
             }
         }
@@ -169,7 +169,7 @@ impl Supervisor {
         if !self.until_empty || self.stopping {
             return;
         }
-        if !self.slots.values().all(|s| s.idle || s.faulted) {
+        if !self.servers.values().all(|s| s.idle || s.faulted) {
             return;
         }
         let pool = self.pool.clone();
@@ -177,7 +177,7 @@ impl Supervisor {
             async move { pool.send(Available).await }
                 .into_actor(self)
                 .map(|available, act, _| {
-                    let still_idle = act.slots.values().all(|s| s.idle || s.faulted);
+                    let still_idle = act.servers.values().all(|s| s.idle || s.faulted);
                     if let Ok(Ok(0)) = available
                         && still_idle
                     {
@@ -195,10 +195,10 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let ports: Vec<u16> = self.slots.keys().copied().collect();
+        let ports: Vec<u16> = self.servers.keys().copied().collect();
         tracing::info!(servers = ports.len(), "Starting the servers.");
         for port in ports {
-            if self.slots.get(&port).is_some_and(|s| !s.faulted) {
+            if self.servers.get(&port).is_some_and(|s| !s.faulted) {
                 self.start_server(port, ctx);
             }
         }
@@ -231,7 +231,7 @@ pub struct Shutdown;
 /// The operator's pause / resume / drain for one server.
 #[derive(Debug, Message)]
 #[rtype(result = "bool")]
-pub struct ControlServer {
+pub struct SetServerMode {
     pub port: u16,
     pub mode: Mode,
 }
@@ -240,10 +240,10 @@ impl Handler<ServerDown> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ServerDown, ctx: &mut Self::Context) {
-        let Some(slot) = self.slots.get_mut(&msg.port) else {
+        let Some(supervised) = self.servers.get_mut(&msg.port) else {
             return;
         };
-        slot.addr = None;
+        supervised.addr = None;
         let Some((reason, panicked)) = msg.failure else {
             self.finish_if_done();
             return;
@@ -254,19 +254,19 @@ impl Handler<ServerDown> for Supervisor {
             return;
         }
         let now = Instant::now();
-        slot.restarts.push_back(now);
-        while slot
+        supervised.restarts.push_back(now);
+        while supervised
             .restarts
             .front()
             .is_some_and(|t| now.duration_since(*t) > self.restart.window)
         {
-            slot.restarts.pop_front();
+            supervised.restarts.pop_front();
         }
-        let n = slot.restarts.len() as u32;
+        let n = supervised.restarts.len() as u32;
         if n > self.restart.max_restarts {
-            slot.faulted = true;
+            supervised.faulted = true;
             tracing::error!(server = msg.port, restarts = n, window = ?self.restart.window, reason = %reason, "The server failed too often; giving up on it (FAULTED). The others go on.");
-            let (store, id, pool) = (self.store.clone(), slot.row.id, self.pool.clone());
+            let (store, id, pool) = (self.store.clone(), supervised.row.id, self.pool.clone());
             let (metrics, port) = (self.metrics.clone(), msg.port);
             let why = format!(
                 "restarted {n} times within {:?}: {reason}",
@@ -301,7 +301,7 @@ impl Handler<ServerDown> for Supervisor {
             );
             return;
         }
-        slot.restarted += 1;
+        supervised.restarted += 1;
         self.metrics.server_restarted(msg.port);
         // The `n`th restart in the window waits the backoff's `n - 1`th step.
         let delay = self.settings.restart_backoff.delay(n.saturating_sub(1));
@@ -319,8 +319,8 @@ impl Handler<ServerIdle> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ServerIdle, ctx: &mut Self::Context) {
-        if let Some(slot) = self.slots.get_mut(&msg.port) {
-            slot.idle = msg.idle;
+        if let Some(supervised) = self.servers.get_mut(&msg.port) {
+            supervised.idle = msg.idle;
         }
         if msg.idle {
             self.check_end_of_pool(ctx);
@@ -337,15 +337,15 @@ impl Handler<Shutdown> for Supervisor {
     }
 }
 
-impl Handler<ControlServer> for Supervisor {
+impl Handler<SetServerMode> for Supervisor {
     type Result = bool;
 
-    fn handle(&mut self, msg: ControlServer, _: &mut Self::Context) -> bool {
-        let Some(slot) = self.slots.get_mut(&msg.port) else {
+    fn handle(&mut self, msg: SetServerMode, _: &mut Self::Context) -> bool {
+        let Some(supervised) = self.servers.get_mut(&msg.port) else {
             return false;
         };
-        slot.mode = msg.mode;
-        if let Some(addr) = &slot.addr {
+        supervised.mode = msg.mode;
+        if let Some(addr) = &supervised.addr {
             addr.do_send(SetMode(msg.mode));
         }
         true
@@ -414,7 +414,7 @@ pub struct Operate {
 
 /// What the supervisor knows of a server that the database does not: the operator's mode.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct SlotView {
+pub struct ModeView {
     pub port: u16,
     /// `run`, `pause`, `drain`, `disabled`, `faulted` or `stopping`.
     pub mode: &'static str,
@@ -424,32 +424,32 @@ pub struct SlotView {
 
 /// Every server the supervisor runs, by port.
 #[derive(Debug, Message)]
-#[rtype(result = "Vec<SlotView>")]
-pub struct SlotViews;
+#[rtype(result = "Vec<ModeView>")]
+pub struct ModeViews;
 
-impl Handler<SlotViews> for Supervisor {
-    type Result = MessageResult<SlotViews>;
+impl Handler<ModeViews> for Supervisor {
+    type Result = MessageResult<ModeViews>;
 
-    fn handle(&mut self, _: SlotViews, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: ModeViews, _: &mut Self::Context) -> Self::Result {
         MessageResult(
-            self.slots
+            self.servers
                 .iter()
-                .map(|(port, slot)| SlotView {
+                .map(|(port, supervised)| ModeView {
                     port: *port,
-                    mode: if slot.faulted {
+                    mode: if supervised.faulted {
                         "faulted"
-                    } else if slot.disabled {
+                    } else if supervised.disabled {
                         "disabled"
                     } else {
-                        match slot.mode {
+                        match supervised.mode {
                             Mode::Run => "run",
                             Mode::Pause => "pause",
                             Mode::Drain => "drain",
                             Mode::Stop => "stopping",
                         }
                     },
-                    running: slot.addr.is_some(),
-                    restarts: slot.restarted,
+                    running: supervised.addr.is_some(),
+                    restarts: supervised.restarted,
                 })
                 .collect(),
         )
@@ -458,9 +458,9 @@ impl Handler<SlotViews> for Supervisor {
 
 impl Supervisor {
     fn set_mode(&mut self, port: u16, mode: Mode) {
-        if let Some(slot) = self.slots.get_mut(&port) {
-            slot.mode = mode;
-            if let Some(addr) = &slot.addr {
+        if let Some(supervised) = self.servers.get_mut(&port) {
+            supervised.mode = mode;
+            if let Some(addr) = &supervised.addr {
                 addr.do_send(SetMode(mode));
             }
         }
@@ -472,37 +472,37 @@ impl Handler<Operate> for Supervisor {
 
     fn handle(&mut self, msg: Operate, ctx: &mut Self::Context) -> Self::Result {
         let port = msg.port;
-        let Some(slot) = self.slots.get_mut(&port) else {
+        let Some(supervised) = self.servers.get_mut(&port) else {
             return Err(OperateError::UnknownServer(port));
         };
         let not_now = |why| Err(OperateError::NotNow { port, why });
         if self.stopping {
             return not_now("the runtime is stopping");
         }
-        if slot.faulted && msg.action != Action::Enable {
+        if supervised.faulted && msg.action != Action::Enable {
             return not_now("it is FAULTED; enable it to clear the fault");
         }
         match msg.action {
             Action::Pause => self.set_mode(port, Mode::Pause),
             Action::Drain => self.set_mode(port, Mode::Drain),
             Action::Resume => {
-                if slot.mode == Mode::Run && !slot.disabled {
+                if supervised.mode == Mode::Run && !supervised.disabled {
                     return not_now("it is not paused, draining or disabled");
                 }
-                slot.disabled = false;
+                supervised.disabled = false;
                 self.set_mode(port, Mode::Run);
             }
             Action::Disable => {
-                slot.disabled = true;
+                supervised.disabled = true;
                 self.set_mode(port, Mode::Drain);
             }
             Action::Enable => {
-                if slot.faulted {
-                    slot.faulted = false;
-                    slot.restarts.clear();
-                    slot.disabled = false;
-                    slot.mode = Mode::Run;
-                    let (store, id) = (self.store.clone(), slot.row.id);
+                if supervised.faulted {
+                    supervised.faulted = false;
+                    supervised.restarts.clear();
+                    supervised.disabled = false;
+                    supervised.mode = Mode::Run;
+                    let (store, id) = (self.store.clone(), supervised.row.id);
                     let metrics = self.metrics.clone();
                     // The fault is cleared in the database before the server starts again, so
                     // its first state change (`Working`) is legal.
@@ -521,10 +521,10 @@ impl Handler<Operate> for Supervisor {
                     );
                     return Ok(());
                 }
-                if !slot.disabled {
+                if !supervised.disabled {
                     return not_now("it is already enabled");
                 }
-                slot.disabled = false;
+                supervised.disabled = false;
                 self.set_mode(port, Mode::Run);
             }
         }

@@ -20,7 +20,7 @@ use super::guard::Attached;
 use super::reply::{ApiError, parse_body};
 use crate::audit;
 use crate::otp::Waiting;
-use crate::supervisor::{Action, Operate, OperateError, SlotView, SlotViews};
+use crate::supervisor::{Action, ModeView, ModeViews, Operate, OperateError};
 
 /// The page at `/`: one file, no build step; it polls `/api/servers` and posts OTPs.
 const PAGE: &str = include_str!("page.html");
@@ -49,21 +49,21 @@ pub struct ServerView {
 /// Joins the three sources into the operator's view; servers waiting for an OTP first.
 pub fn server_views(
     rows: Vec<ServerOverview>,
-    slots: &[SlotView],
+    modes: &[ModeView],
     waiting: &[Waiting],
 ) -> Vec<ServerView> {
-    let slots: BTreeMap<u16, &SlotView> = slots.iter().map(|s| (s.port, s)).collect();
+    let modes: BTreeMap<u16, &ModeView> = modes.iter().map(|s| (s.port, s)).collect();
     let mut views: Vec<ServerView> = rows
         .into_iter()
         .map(|row| {
-            let slot = slots.get(&row.port);
+            let supervised = modes.get(&row.port);
             let wait = waiting.iter().find(|w| w.port == row.port);
             let b = row.binding.as_ref();
             ServerView {
                 port: row.port,
-                enabled: row.enabled && slot.is_none_or(|s| s.mode != "disabled"),
+                enabled: row.enabled && supervised.is_none_or(|s| s.mode != "disabled"),
                 state: row.state.to_string(),
-                mode: slot.map_or("off", |s| s.mode).to_owned(),
+                mode: supervised.map_or("off", |s| s.mode).to_owned(),
                 state_reason: row.state_reason.clone(),
                 device_id: row.device_id.clone(),
                 binding: b.map(|b| b.id),
@@ -75,7 +75,7 @@ pub fn server_views(
                 step_since: b.map(|b| b.step_since),
                 waiting_otp_since: wait.map(|w| w.since),
                 otp_purpose: wait.map(|w| w.purpose.as_str().to_owned()),
-                restarts: slot.map_or(0, |s| s.restarts),
+                restarts: supervised.map_or(0, |s| s.restarts),
             }
         })
         .collect();
@@ -141,13 +141,13 @@ async fn views(at: &Attached) -> Result<Vec<ServerView>, ApiError> {
         .server_overview()
         .await
         .map_err(store_error)?;
-    let slots = at
+    let modes = at
         .runtime
         .supervisor
-        .send(SlotViews)
+        .send(ModeViews)
         .await
         .map_err(|_| stopping())?;
-    Ok(server_views(rows, &slots, &at.otp.waiting()))
+    Ok(server_views(rows, &modes, &at.otp.waiting()))
 }
 
 pub async fn servers(at: Attached) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use simrotor_domain::{AccountState, Email, Msisdn, Pin, Rupiah, ServerState, TrxStatus};
 use simrotor_runtime::mode::Mode;
-use simrotor_runtime::supervisor::ControlServer;
+use simrotor_runtime::supervisor::SetServerMode;
 use simrotor_simulator::{SimulatorConfig, SimulatorFaults};
 use simrotor_slot::{
     Ack, Balance, Call, Otp, ProductListing, ProtocolProblem, Reply, SlotClient, SlotError,
@@ -800,7 +800,7 @@ async fn a_paused_server_buys_nothing_until_resumed_while_the_others_go_on() {
     let told = world
         .running
         .supervisor
-        .send(ControlServer {
+        .send(SetServerMode {
             port,
             mode: Mode::Pause,
         })
@@ -846,7 +846,7 @@ async fn a_paused_server_buys_nothing_until_resumed_while_the_others_go_on() {
     let told = world
         .running
         .supervisor
-        .send(ControlServer {
+        .send(SetServerMode {
             port,
             mode: Mode::Run,
         })
@@ -885,7 +885,7 @@ async fn a_drained_server_finishes_its_number_then_stays_paused() {
     let told = world
         .running
         .supervisor
-        .send(ControlServer {
+        .send(SetServerMode {
             port,
             mode: Mode::Drain,
         })
