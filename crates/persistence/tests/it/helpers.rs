@@ -8,7 +8,7 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
     QueryFilter,
 };
-use simrotor_domain::{BatchId, BindingEvent, Email, Msisdn, Pin, Rupiah};
+use simrotor_domain::{BatchId, BindingEvent, Email, Pin, Rupiah};
 use simrotor_persistence::entity::{account, binding};
 use simrotor_persistence::{
     AccountFilter, AccountRow, Binding, BindingPatch, LeaseOwner, NewAccount, ServerRow,
@@ -192,18 +192,18 @@ fn with_database_replaces_only_the_name() {
 
 // ---- data -------------------------------------------------------------------------------------
 
+pub use simrotor_test_support::{Buy, buy};
+
 pub fn batch(name: &str) -> BatchId {
     BatchId::parse(name).expect("a valid batch id")
 }
 
+/// The `i`-th test number, normalised (`62812…`).
+pub use simrotor_test_support::number as msisdn;
+
 /// The `i`-th test number in its local form, `0812` and eight digits.
 pub fn local_number(i: u32) -> String {
-    format!("0812{i:08}")
-}
-
-/// The `i`-th test number, normalised (`62812…`).
-pub fn msisdn(i: u32) -> Msisdn {
-    Msisdn::parse(&local_number(i)).expect("a valid test number")
+    msisdn(i).local()
 }
 
 pub fn email(i: u32) -> Email {

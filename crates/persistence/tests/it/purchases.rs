@@ -2,24 +2,14 @@
 //! attempt key), the acceptance and the outcome after, each as compare-and-set; the raw answers
 //! pile up as evidence and the binding's balance follows the last `pulsa_akhir`.
 
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use simrotor_domain::{BindingEvent, TrxEvent, TrxStatus};
 use simrotor_persistence::entity::transaction;
 use simrotor_persistence::{
-    Binding, Purchase, PurchaseIntent, PurchaseOutcome, Store, StoreError, attempt_key,
+    Binding, Purchase, PurchaseOutcome, Store, StoreError, attempt_key,
 };
 
 use crate::helpers::*;
-
-fn intent(seq: u32, price: u64, pulsa_awal: u64) -> PurchaseIntent {
-    PurchaseIntent {
-        seq,
-        product_id: "VCR-10".to_owned(),
-        limit_harga: rp(price + 500),
-        price: rp(price),
-        pulsa_awal: rp(pulsa_awal),
-    }
-}
 
 /// A TRANSACTING binding with `balance` on a fresh server and account.
 async fn transacting_binding(store: &Store, balance: u64) -> Binding {
@@ -52,7 +42,7 @@ async fn an_intent_needs_a_transacting_binding(db: TestDb) {
     let mut b = bind(store, s[0].id, None).await;
     login(store, &mut b, 50_000).await;
     let res = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await;
     match res {
         Err(StoreError::NotTransacting { id, state }) => {
@@ -66,7 +56,7 @@ async fn an_intent_needs_a_transacting_binding(db: TestDb) {
         .await
         .unwrap();
     store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await
         .unwrap();
 }
@@ -79,7 +69,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
     let mut p = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await
         .unwrap();
     assert_eq!(p.attempt_key, attempt_key(b.id, 1));
@@ -101,7 +91,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     );
 
     let res = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await;
     // The runtime must be told to reconcile the old intent, not handed a database error.
     match res {
@@ -130,7 +120,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
         "accepted is not final"
     );
     let second = store
-        .write_purchase_intent(&b, intent(2, 10_000, 40_000))
+        .write_purchase_intent(&b, Buy::new(2, 40_000).intent())
         .await
         .unwrap();
     assert_eq!(second.attempt_key, attempt_key(b.id, 2));
@@ -151,7 +141,7 @@ async fn success_is_recorded_once(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
     let mut p = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await
         .unwrap();
     store
@@ -241,7 +231,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     let b = transacting_binding(store, 50_000).await;
 
     let mut suspect = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await
         .unwrap();
     let note = "balance dropped by the price, no voucher";
@@ -271,7 +261,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     assert_eq!(balance_last(store, &b).await, Some(40_000));
 
     let mut failed = store
-        .write_purchase_intent(&b, intent(2, 10_000, 40_000))
+        .write_purchase_intent(&b, Buy::new(2, 40_000).intent())
         .await
         .unwrap();
     let status = store
@@ -333,4 +323,31 @@ async fn suspect_and_failed_purchases(db: TestDb) {
         Some(40_000),
         "no pulsa_akhir: the balance stays"
     );
+}
+
+both_databases!(a_trx_id_books_one_row_only);
+/// The database refuses a second row with a trx id already booked (the unique index), whoever
+/// writes it; a row without one is no twin.
+async fn a_trx_id_books_one_row_only(db: TestDb) {
+    let store = &db.store;
+    let b = transacting_binding(store, 50_000).await;
+    let first = buy(store, &b, Buy::new(1, 50_000).accepted("TRX-ONCE")).await;
+    let mut second = buy(store, &b, Buy::new(2, 40_000)).await;
+    let res = store
+        .record_purchase_accepted(&mut second, "TRX-ONCE", None, serde_json::json!({}))
+        .await;
+    assert!(matches!(res, Err(StoreError::Db(_))), "{res:?}");
+    let rows = store.purchases_of_binding(b.id).await.unwrap();
+    let trx_ids: Vec<Option<&str>> = rows.iter().map(|p| p.trx_id.as_deref()).collect();
+    assert_eq!(trx_ids, [Some("TRX-ONCE"), None]);
+    assert_eq!(rows[0].id, first.id);
+
+    // Straight into the table, past the store: refused too.
+    let raw = format!(
+        "UPDATE transactions SET trx_id = 'TRX-ONCE' WHERE id = {}",
+        second.id
+    );
+    let res = store.connection().execute_unprepared(&raw).await;
+    assert!(res.is_err(), "{res:?}");
+    buy(store, &b, Buy::new(3, 40_000)).await;
 }
