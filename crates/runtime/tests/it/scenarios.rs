@@ -5,16 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::json;
-use simrotor_domain::{AccountState, Email, Msisdn, Pin, Rupiah, ServerState, TrxStatus};
+use simrotor_domain::{AccountState, Msisdn, Rupiah, ServerState, TrxStatus};
 use simrotor_runtime::mode::Mode;
 use simrotor_runtime::supervisor::ControlServer;
 use simrotor_simulator::{SimulatorConfig, SimulatorFaults};
-use simrotor_slot::{
-    Ack, Balance, Call, LocationToken, LoginToken, Otp, ProductListing, ProtocolProblem, Reply,
-    SlotClient, SlotError, SlotErrorKind, SlotResult, TrxAccepted, TrxProgress,
-};
+use simrotor_slot::{ProtocolProblem, SlotError, SlotErrorKind};
+use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
     Setup, World, account, accounts, all_purchases, assert_all_settled, bindings_of, free_ports,
@@ -552,47 +549,11 @@ async fn a_server_down_for_a_while_goes_offline_and_resumes_its_number() {
 }
 
 /// A server whose every call panics.
-#[derive(Debug)]
-struct Broken;
+fn broken() -> ScriptedSlot {
+    ScriptedSlot::alone(Box::new(|_, _, _| panic!("{BROKEN}")))
+}
 
 const BROKEN: &str = "the test double's server is broken";
-
-#[async_trait]
-impl SlotClient for Broken {
-    async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<LoginToken>> {
-        panic!("{BROKEN}")
-    }
-    async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
-        panic!("{BROKEN}")
-    }
-    async fn location_token(&self, _: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        panic!("{BROKEN}")
-    }
-    async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        panic!("{BROKEN}")
-    }
-    async fn buy(
-        &self,
-        _: &Msisdn,
-        _: &str,
-        _: &Email,
-        _: Rupiah,
-    ) -> SlotResult<Reply<TrxAccepted>> {
-        panic!("{BROKEN}")
-    }
-    async fn transaction_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-    async fn trx_status(&self, _: &Msisdn, _: &str) -> SlotResult<Reply<TrxProgress>> {
-        panic!("{BROKEN}")
-    }
-    async fn logout(&self, _: &Msisdn) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-}
 
 /// 10. A server that always fails is restarted until the limit, then FAULTED with its reason;
 ///     the others finish the pool and the run ends.
@@ -601,7 +562,7 @@ async fn a_server_that_always_fails_is_faulted_while_the_others_finish() {
     let sim = sim_config(15_000);
     let numbers = numbers_where(&sim, 10_000, 4, |_| true);
     let mut setup = Setup {
-        double: Some((0, Arc::new(Broken))),
+        double: Some((0, Arc::new(broken()))),
         ..Setup::new(sim, 2, numbers.clone())
     };
     setup.config.restart.max_restarts = 2;
@@ -644,53 +605,15 @@ async fn a_server_that_always_fails_is_faulted_while_the_others_finish() {
 }
 
 /// A server whose every call answers an HTML error page (a proxy in front of a dead server).
-#[derive(Debug)]
-struct Garbage;
-
-fn html(call: Call) -> SlotError {
-    SlotError::new(
-        call,
-        SlotErrorKind::Protocol {
-            what: ProtocolProblem::Html,
-        },
-    )
-}
-
-#[async_trait]
-impl SlotClient for Garbage {
-    async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::RequestOtp))
-    }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<LoginToken>> {
-        Err(html(Call::VerifyOtp))
-    }
-    async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
-        Err(html(Call::Balance))
-    }
-    async fn location_token(&self, _: &Msisdn) -> SlotResult<Reply<LocationToken>> {
-        Err(html(Call::LocationToken))
-    }
-    async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        Err(html(Call::ListProducts))
-    }
-    async fn buy(
-        &self,
-        _: &Msisdn,
-        _: &str,
-        _: &Email,
-        _: Rupiah,
-    ) -> SlotResult<Reply<TrxAccepted>> {
-        Err(html(Call::Buy))
-    }
-    async fn transaction_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::TransactionOtp))
-    }
-    async fn trx_status(&self, _: &Msisdn, _: &str) -> SlotResult<Reply<TrxProgress>> {
-        Err(html(Call::TrxStatus))
-    }
-    async fn logout(&self, _: &Msisdn) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::Logout))
-    }
+fn garbage() -> ScriptedSlot {
+    ScriptedSlot::alone(Box::new(|call, _, _| {
+        Some(SlotError::new(
+            call,
+            SlotErrorKind::Protocol {
+                what: ProtocolProblem::Html,
+            },
+        ))
+    }))
 }
 
 /// 10b. A server that answers only garbage never reaches the Supervisor (the driver handles
@@ -701,7 +624,7 @@ async fn a_server_answering_garbage_hands_every_number_back_to_the_pool() {
     let sim = sim_config(15_000);
     let numbers = numbers_where(&sim, 10_500, 3, |_| true);
     let setup = Setup {
-        double: Some((0, Arc::new(Garbage))),
+        double: Some((0, Arc::new(garbage()))),
         ..Setup::new(sim, 2, numbers.clone())
     };
     let mut world = World::start(setup).await;
