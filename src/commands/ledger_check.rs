@@ -43,10 +43,7 @@ pub fn print(report: &Reconciliation, reconciled: impl FnOnce() -> String) -> Ex
         println!("{}", reconciled());
         return ExitCode::SUCCESS;
     }
-    println!(
-        "Ledger MISMATCH ({} problems):",
-        report.discrepancies.len()
-    );
+    println!("Ledger MISMATCH ({} problems):", report.discrepancies.len());
     for d in &report.discrepancies {
         println!("  {d}");
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Run, Scratch};
+use crate::helpers::{Patience, Run, Scratch};
 
 const UTC: &str = "UTC0";
 /// Western Indonesian Time, UTC+7 (POSIX offsets count westwards).
@@ -616,17 +616,10 @@ impl Following {
         let pid = self.child.id().to_string();
         let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
         assert!(kill.success());
-        let deadline = std::time::Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "still running {PATIENCE:?} after Ctrl-C"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = Patience::new(PATIENCE, Duration::from_millis(20))
+            .wait_for_blocking("`logs -f` to end after Ctrl-C", || {
+                self.child.try_wait().unwrap()
+            });
         let mut stderr = Vec::new();
         while let Ok(line) = self.stderr.recv_timeout(PATIENCE) {
             stderr.push(line);

@@ -4,11 +4,14 @@
 //! audit trail.
 
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Run, Scratch, free_port};
+use crate::helpers::{Patience, Run, Scratch, free_port};
+
+/// How long the operator's steps may take to show, and how often `simrotor` is asked.
+const PATIENCE: Patience = Patience::new(Duration::from_secs(60), Duration::from_millis(100));
 
 /// A simulator process and a scratch directory whose config points the runtime at it; on drop
 /// the background runtime (if any) and the simulator are killed.
@@ -83,18 +86,16 @@ impl Day {
 
     /// Polls `simrotor servers` until `what` holds for `port`; the view that satisfied it.
     fn wait_for(&self, what: &str, port: u16, ok: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let mut last = Value::Null;
+        let found = PATIENCE.poll_blocking(|| {
             let view = self.server(port);
             if ok(&view) {
-                return view;
+                return Some(view);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: never happened; last {view}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            last = view;
+            None
+        });
+        found.unwrap_or_else(|| panic!("{what}: never happened; last {last}"))
     }
 
     fn audit(&self) -> String {
@@ -330,21 +331,18 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
         "{}",
         imported.stdout
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let accounts = day
+    let mut accounts = Value::Null;
+    let worked = PATIENCE.poll_blocking(|| {
+        accounts = day
             .run(&["accounts", "--batch", "LATE", "--format", "json"])
             .ok()
             .json();
-        if accounts[0]["status"] == "DONE" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new number was never worked: {accounts}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (accounts[0]["status"] == "DONE").then_some(())
+    });
+    assert!(
+        worked.is_some(),
+        "the new number was never worked: {accounts}"
+    );
     day.run(&["stop"]).ok();
 
     let audit = day.audit();

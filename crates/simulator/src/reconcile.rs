@@ -148,7 +148,10 @@ impl fmt::Display for Discrepancy {
             Self::FailedButExecuted {
                 attempt_key,
                 trx_id,
-            } => write!(f, "{attempt_key} says GAGAL but the servers executed {trx_id}"),
+            } => write!(
+                f,
+                "{attempt_key} says GAGAL but the servers executed {trx_id}"
+            ),
             Self::MissingRow {
                 trx_id,
                 msisdn,
@@ -204,7 +207,11 @@ pub fn reconcile(ledger: &[LedgerEntry], books: &Books) -> Reconciliation {
     Reconciliation {
         executed: ledger.len(),
         rows: books.purchases.len(),
-        executed_rows: books.purchases.iter().filter(|p| executed(p.status)).count(),
+        executed_rows: books
+            .purchases
+            .iter()
+            .filter(|p| executed(p.status))
+            .count(),
         discrepancies: found,
     }
 }

@@ -11,7 +11,10 @@ use simrotor_simulator::{
 pub async fn books(store: &Store) -> Books {
     let mut purchases = Vec::new();
     for status in TrxStatus::ALL {
-        let rows = store.purchases_with_status(*status).await.expect("purchases");
+        let rows = store
+            .purchases_with_status(*status)
+            .await
+            .expect("purchases");
         purchases.extend(rows.into_iter().map(|p| BookedPurchase {
             msisdn: Msisdn::parse(&p.msisdn).expect("a stored number"),
             id: p.id,

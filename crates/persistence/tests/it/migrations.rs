@@ -4,8 +4,8 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use simrotor_persistence::entity::transaction;
 use simrotor_domain::{BindingEvent, FailReason, TrxEvent};
+use simrotor_persistence::entity::transaction;
 use simrotor_persistence::{BindingPatch, Settle, StoreError};
 
 use crate::helpers::*;

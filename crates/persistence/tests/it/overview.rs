@@ -66,7 +66,12 @@ async fn an_open_binding_shows_with_its_purchases(db: TestDb) {
     let mut busy = bind(store, s[1].id, Some("b2")).await;
     transacting(store, &mut busy, 50_000).await;
     buy(store, &busy, ten(1, TrxEvent::VoucherReceived, 40_000)).await;
-    buy(store, &busy, ten(2, TrxEvent::AnswerLostBalanceDropped, 30_000)).await;
+    buy(
+        store,
+        &busy,
+        ten(2, TrxEvent::AnswerLostBalanceDropped, 30_000),
+    )
+    .await;
     buy(store, &busy, ten(3, TrxEvent::Refused, 25_000)).await;
 
     let overview = store.server_overview().await.unwrap();

@@ -5,9 +5,7 @@
 use sea_orm::{ConnectionTrait, EntityTrait};
 use simrotor_domain::{BindingEvent, TrxEvent, TrxStatus};
 use simrotor_persistence::entity::transaction;
-use simrotor_persistence::{
-    Binding, Purchase, PurchaseOutcome, Store, StoreError, attempt_key,
-};
+use simrotor_persistence::{Binding, Purchase, PurchaseOutcome, Store, StoreError, attempt_key};
 
 use crate::helpers::*;
 

@@ -25,11 +25,21 @@ async fn scenario(store: &Store) {
     import(store, "b1", 0..1).await;
     let mut b = bind(store, s[0].id, Some("b1")).await;
     transacting(store, &mut b, 50_000).await;
-    buy(store, &b, vcr(1, 10_000, 50_000).ended(success, Some(40_000))).await;
+    buy(
+        store,
+        &b,
+        vcr(1, 10_000, 50_000).ended(success, Some(40_000)),
+    )
+    .await;
     let lost = TrxEvent::AnswerLostBalanceDropped;
     buy(store, &b, vcr(2, 10_000, 40_000).ended(lost, Some(30_000))).await;
     let refused = TrxEvent::Refused;
-    buy(store, &b, vcr(3, 10_000, 30_000).ended(refused, Some(30_000))).await;
+    buy(
+        store,
+        &b,
+        vcr(3, 10_000, 30_000).ended(refused, Some(30_000)),
+    )
+    .await;
     let released = LogoutReason::Released;
     store
         .close_binding(
@@ -48,7 +58,12 @@ async fn scenario(store: &Store) {
         "the released number is leased again"
     );
     transacting(store, &mut b, 30_000).await;
-    buy(store, &b, vcr(1, 25_000, 30_000).ended(success, Some(5_000))).await;
+    buy(
+        store,
+        &b,
+        vcr(1, 25_000, 30_000).ended(success, Some(5_000)),
+    )
+    .await;
     let exhausted = LogoutReason::Exhausted;
     store
         .close_binding(
@@ -81,7 +96,12 @@ async fn scenario(store: &Store) {
     import(store, "b2", 10..11).await;
     let mut b = bind(store, s[2].id, Some("b2")).await;
     transacting(store, &mut b, 100_000).await;
-    buy(store, &b, vcr(1, 50_000, 100_000).ended(success, Some(50_000))).await;
+    buy(
+        store,
+        &b,
+        vcr(1, 50_000, 100_000).ended(success, Some(50_000)),
+    )
+    .await;
     buy(store, &b, vcr(2, 20_000, 50_000)).await;
 
     import(store, "b2", 11..12).await;

@@ -37,12 +37,7 @@ async fn an_unread_balance_after_the_last_purchase_leaves_the_exhausting_one_as_
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 
-    assert_eq!(
-        calls.of(&[Call::Balance]).len(),
-        8,
-        "{:?}",
-        calls.all()
-    );
+    assert_eq!(calls.of(&[Call::Balance]).len(), 8, "{:?}", calls.all());
     assert_eq!(account(&store, &m).await.status, AccountState::Done);
     let bindings = bindings_of(&store, &m).await;
     assert_eq!(bindings.len(), 1, "{bindings:?}");

@@ -15,8 +15,8 @@ use simrotor_persistence::{
 use simrotor_runtime::start::{RunOptions, Running, start};
 use simrotor_simulator::{LedgerEntry, NumberProfile, Simulator, SimulatorConfig, SimulatorHandle};
 use simrotor_slot::{HttpOptions, HttpSlotClient, SlotClient};
-pub use simrotor_test_support::{free_port, free_ports, wait_for};
 use simrotor_test_support::{PATIENCE, number_with_prefix, reconcile_store};
+pub use simrotor_test_support::{free_port, free_ports, wait_for};
 use tempfile::TempDir;
 
 use crate::helpers::logs;

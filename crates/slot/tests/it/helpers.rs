@@ -38,10 +38,7 @@ pub fn client(options: HttpOptions) -> HttpSlotClient {
 
 /// A port nobody listens on: bound, then released.
 pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+    format!("http://127.0.0.1:{}", simrotor_test_support::free_port())
 }
 
 /// One request as the stub read it.
