@@ -7,7 +7,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Patience, Scratch, free_port};
+use crate::helpers::{Patience, Scratch, free_port, free_ports, port_list};
 
 const NUMBERS: usize = 120;
 
@@ -28,13 +28,9 @@ impl World {
     /// The same, with more `[simulator.faults]` lines.
     fn with_faults(faults: &str) -> World {
         let s = Scratch::new();
-        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+        let ports = free_ports(4);
         let control = free_port();
-        let list = ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = port_list(&ports);
         s.write(
             "config.toml",
             format!(

@@ -91,6 +91,24 @@ impl Scratch {
 
 pub use simrotor_test_support::{Patience, free_port, free_ports};
 
+/// Asserts `text` (a run's stdout or stderr) carries `needle`, showing it whole otherwise.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
+}
+
+/// Asserts `text` does not carry `needle`, showing it whole otherwise.
+#[track_caller]
+pub fn assert_lacks(text: &str, needle: &str) {
+    assert!(!text.contains(needle), "{text}");
+}
+
+/// `ports` as the items of a TOML list: `9900, 9901`.
+pub fn port_list(ports: &[u16]) -> String {
+    let items: Vec<String> = ports.iter().map(u16::to_string).collect();
+    items.join(", ")
+}
+
 /// Whether a simulator answers on `port` (its ledger page, which no fault knob touches).
 pub fn sim_answers(port: u16) -> bool {
     use std::io::{Read, Write};

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Patience, Run, Scratch, free_ports};
+use crate::helpers::{Patience, Run, Scratch, free_ports, port_list};
 
 /// Every number's PIN: eight digits, so that finding it in a log is no coincidence.
 const PIN: &str = "86420975";
@@ -186,7 +186,7 @@ impl World {
             None => String::new(),
         };
         let config = |ports: &[u16]| {
-            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let list = port_list(ports);
             format!(
                 "[database]\nurl = \"sqlite://data/t.db\"\nsynchronous = \"normal\"\n\
                  [servers]\nports = [{list}]\ntimeout = \"5s\"\n\
@@ -198,7 +198,6 @@ impl World {
                  reseller_rate = {reseller:?}\nblocked_rate = {blocked:?}\nstatus_polls = 1\n\
                  {forwarder}{simulator}\
                  [simulator.faults]\n{down}{faults}",
-                list = list.join(", "),
                 login = k.login,
                 products = k.products,
                 otp = k.otp,

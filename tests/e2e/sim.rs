@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Patience, Scratch, free_port};
+use crate::helpers::{Patience, Scratch, assert_has, free_port};
 
 /// One plain HTTP/1.0 GET; the body.
 fn get(port: u16, path: &str) -> Option<String> {
@@ -54,10 +54,5 @@ fn a_bad_knob_is_named_before_anything_starts() {
     let s = Scratch::new();
     let run = s.run(&["sim", "--lost-answer-rate", "1.5"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("simulator.faults.lost_answer_rate = 1.5"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "simulator.faults.lost_answer_rate = 1.5");
 }

@@ -614,7 +614,7 @@ mod tests {
             spent: Rupiah::new(20_000),
             last: Rupiah::new(35_000),
         };
-        assert_eq!(found(&ledger, &books), [wrong.clone()]);
+        assert_eq!(found(&ledger, &books), std::slice::from_ref(&wrong));
         assert_eq!(
             wrong.to_string(),
             "binding 1 does not add up: start Rp 50.000 − spent Rp 20.000 ≠ last Rp 35.000"

@@ -171,13 +171,7 @@ async fn a_reclaimed_lease_cannot_open_a_binding(db: TestDb) {
         }) => assert_eq!((a, server_id), (account_id, s[0].id)),
         other => panic!("expected LeaseLost, got {other:?}"),
     }
-    assert!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(open_binding_id(store, s[0].id).await.is_none());
     assert_eq!(
         account_row(store, account_id).await.status,
         AccountState::Available
@@ -189,22 +183,11 @@ both_databases!(a_stale_binding_copy_cannot_overwrite);
 /// and writes nothing.
 async fn a_stale_binding_copy_cannot_overwrite(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     await_otp(store, &mut b).await;
     let mut stale = b.clone();
 
-    step(
-        store,
-        &mut b,
-        BindingEvent::OtpAccepted,
-        BindingPatch {
-            token_login: Some(TOKEN_LOGIN.to_owned()),
-            ..no_patch()
-        },
-    )
-    .await;
+    step(store, &mut b, BindingEvent::OtpAccepted, token_patch()).await;
     let res = store
         .move_binding(
             &mut stale,
@@ -260,9 +243,7 @@ both_databases!(a_stale_copy_after_a_state_round_trip);
 /// yet its move is accepted.
 async fn a_stale_copy_after_a_state_round_trip(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     step(store, &mut b, BindingEvent::OtpRequestSent, no_patch()).await;
     let mut stale = b.clone();
     step(
@@ -301,19 +282,10 @@ both_databases!(illegal_moves_are_refused);
 /// terminal event must go through `close_binding`, a live one cannot close.
 async fn illegal_moves_are_refused(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
 
     let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::OtpAccepted,
-            BindingPatch {
-                token_login: Some(TOKEN_LOGIN.to_owned()),
-                ..no_patch()
-            },
-        )
+        .move_binding(&mut b, BindingEvent::OtpAccepted, token_patch())
         .await;
     match res {
         Err(StoreError::Illegal(e)) => {
@@ -392,28 +364,12 @@ async fn one_server_holds_one_open_binding(db: TestDb) {
         (back.status, back.leased_server_id, back.attempts),
         (AccountState::Available, None, 0)
     );
-    assert_eq!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        first.id
-    );
+    assert_eq!(open_binding_id(store, s[0].id).await.unwrap(), first.id);
 
     // Another server takes a binding of its own; once the first ends, the server is free.
     import(store, "b1", 2..3).await;
     let other = bind(store, s[1].id, None).await;
-    assert_eq!(
-        store
-            .open_binding_of_server(s[1].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        other.id
-    );
+    assert_eq!(open_binding_id(store, s[1].id).await.unwrap(), other.id);
     store
         .close_binding(
             first,
@@ -423,11 +379,5 @@ async fn one_server_holds_one_open_binding(db: TestDb) {
         )
         .await
         .unwrap();
-    assert!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(open_binding_id(store, s[0].id).await.is_none());
 }

@@ -286,6 +286,15 @@ async fn a_spreadsheet_export_with_bom_and_crlf(db: TestDb) {
     );
 }
 
+/// Imports `file` into `b1`, which must fail with nothing imported and no rejected file left
+/// in `dir`; the error.
+async fn imports_nothing(store: &Store, file: Vec<u8>, dir: &Path) -> ImportError {
+    let err = run(store, file, options(dir, "b1")).await.unwrap_err();
+    assert_eq!(account_count(store).await, 0);
+    assert!(!dir.join("numbers.rejected.csv").exists());
+    err
+}
+
 both_databases!(a_non_utf8_file_imports_nothing);
 /// A line that is not UTF-8: the error names the line, nothing is imported (not even the
 /// good rows before it) and no rejected file is left behind.
@@ -300,9 +309,7 @@ async fn a_non_utf8_file_imports_nothing(db: TestDb) {
     file.extend_from_slice(b"0812000000\xe902,caf\xe9@example.com\n");
     file.extend_from_slice(format!("{},b@example.com\n", local_number(3)).as_bytes());
 
-    let err = run(store, file, options(dir.path(), "b1"))
-        .await
-        .unwrap_err();
+    let err = imports_nothing(store, file, dir.path()).await;
     assert!(
         matches!(err, ImportError::NotUtf8 { line: 4, .. }),
         "{err:?}"
@@ -313,8 +320,6 @@ async fn a_non_utf8_file_imports_nothing(db: TestDb) {
         "{message}"
     );
     assert!(message.contains("nothing was imported"), "{message}");
-    assert_eq!(account_count(store).await, 0);
-    assert!(!dir.path().join("numbers.rejected.csv").exists());
 }
 
 both_databases!(a_file_with_a_nul_byte_imports_nothing);
@@ -331,9 +336,7 @@ async fn a_file_with_a_nul_byte_imports_nothing(db: TestDb) {
     // Line 1 header, line 2 rejected, lines 3..=1502 good, line 1503 the NUL.
     file.extend_from_slice(b"081299999999,nul\0@example.com\n");
 
-    let err = run(store, file, options(dir.path(), "b1"))
-        .await
-        .unwrap_err();
+    let err = imports_nothing(store, file, dir.path()).await;
     assert!(
         matches!(err, ImportError::NotCsv { line: 1503, .. }),
         "{err:?}"
@@ -343,8 +346,6 @@ async fn a_file_with_a_nul_byte_imports_nothing(db: TestDb) {
         message.contains("line 1503") && message.contains("NUL"),
         "{message}"
     );
-    assert_eq!(account_count(store).await, 0);
-    assert!(!dir.path().join("numbers.rejected.csv").exists());
     // The store is not left locked by the aborted import.
     assert_eq!(import(store, "b2", 0..2).await, 2);
 }

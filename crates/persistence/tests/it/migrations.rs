@@ -88,9 +88,7 @@ both_databases!(the_resolution_columns_go_down_and_up_alone);
 /// comes back with the columns empty and working.
 async fn the_resolution_columns_go_down_and_up_alone(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, 50_000).await;
     let p = buy(
         store,
@@ -136,9 +134,7 @@ both_databases!(twin_trx_ids_stop_the_unique_index_by_name);
 /// once the twin is resolved.
 async fn twin_trx_ids_stop_the_unique_index_by_name(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, 50_000).await;
     buy(store, &b, Buy::new(1, 50_000).accepted("TRX-TWIN")).await;
     let mut twin = buy(store, &b, Buy::new(2, 40_000)).await;

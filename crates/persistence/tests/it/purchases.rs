@@ -11,9 +11,7 @@ use crate::helpers::*;
 
 /// A TRANSACTING binding with `balance` on a fresh server and account.
 async fn transacting_binding(store: &Store, balance: u64) -> Binding {
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, balance).await;
     b
 }
@@ -35,9 +33,7 @@ both_databases!(an_intent_needs_a_transacting_binding);
 /// Before the reseller check nothing may be bought: `NotTransacting`, nothing written.
 async fn an_intent_needs_a_transacting_binding(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     login(store, &mut b, 50_000).await;
     let res = store
         .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
@@ -53,10 +49,7 @@ async fn an_intent_needs_a_transacting_binding(db: TestDb) {
         .move_binding(&mut b, BindingEvent::ResellerConfirmed, no_patch())
         .await
         .unwrap();
-    store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
-        .await
-        .unwrap();
+    buy(store, &b, Buy::new(1, 50_000)).await;
 }
 
 both_databases!(an_attempt_is_written_once_and_accepted);
@@ -66,10 +59,7 @@ both_databases!(an_attempt_is_written_once_and_accepted);
 async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
-    let mut p = store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
-        .await
-        .unwrap();
+    let mut p = buy(store, &b, Buy::new(1, 50_000)).await;
     assert_eq!(p.attempt_key, attempt_key(b.id, 1));
     assert_eq!(
         (p.status, p.binding_id, p.server_id),
@@ -117,10 +107,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
         TrxStatus::Processing,
         "accepted is not final"
     );
-    let second = store
-        .write_purchase_intent(&b, Buy::new(2, 40_000).intent())
-        .await
-        .unwrap();
+    let second = buy(store, &b, Buy::new(2, 40_000)).await;
     assert_eq!(second.attempt_key, attempt_key(b.id, 2));
     let keys: Vec<String> = store
         .purchases_of_binding(b.id)
@@ -138,10 +125,7 @@ both_databases!(success_is_recorded_once);
 async fn success_is_recorded_once(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
-    let mut p = store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
-        .await
-        .unwrap();
+    let mut p = buy(store, &b, Buy::new(1, 50_000)).await;
     store
         .record_purchase_accepted(
             &mut p,
@@ -228,10 +212,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
 
-    let mut suspect = store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
-        .await
-        .unwrap();
+    let mut suspect = buy(store, &b, Buy::new(1, 50_000)).await;
     let note = "balance dropped by the price, no voucher";
     let status = store
         .write_purchase_outcome(
@@ -258,10 +239,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     );
     assert_eq!(balance_last(store, &b).await, Some(40_000));
 
-    let mut failed = store
-        .write_purchase_intent(&b, Buy::new(2, 40_000).intent())
-        .await
-        .unwrap();
+    let mut failed = buy(store, &b, Buy::new(2, 40_000)).await;
     let status = store
         .write_purchase_outcome(
             &mut failed,

@@ -20,9 +20,7 @@ async fn stored(store: &Store, id: i64) -> transaction::Model {
 /// Two suspects and a success on one binding of server 9900, in that order of ids:
 /// (suspect 1, success, suspect 2).
 async fn three_purchases(store: &Store) -> (Binding, Purchase, Purchase, Purchase) {
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, 50_000).await;
     let lost = TrxEvent::AnswerLostBalanceDropped;
     let first = buy(

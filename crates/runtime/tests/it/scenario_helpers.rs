@@ -221,6 +221,13 @@ impl World {
         (self.store, ledger, self.sim, self._dir)
     }
 
+    /// GETs `path` from the control endpoint; the JSON answer.
+    pub async fn get_control(&self, path: &str) -> serde_json::Value {
+        let control = self.running.control.as_ref().unwrap();
+        let resp = self.http.get(control.url(path)).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     /// POSTs `body` to the control endpoint; the status and the JSON answer.
     pub async fn post_control(
         &self,

@@ -259,16 +259,7 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     assert_eq!(row.port, port);
     let recap = world.store.recap(None).await.unwrap().total;
     assert_eq!((recap.numbers.waiting_otp, recap.numbers.in_use), (1, 1));
-    let control = world.running.control.as_ref().unwrap();
-    let waiting: serde_json::Value = world
-        .http
-        .get(control.url("/otp/waiting"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let waiting = world.get_control("/otp/waiting").await;
     assert_eq!(waiting[0]["server"], port, "{waiting}");
     assert_eq!(waiting[0]["msisdn"], m.as_str());
     assert_eq!(waiting[0]["purpose"], "login");
@@ -292,19 +283,25 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     sim.stop().await;
 }
 
-/// 6a. No OTP comes: the binding times out, and with one attempt allowed the number is FAILED.
-#[actix_rt::test]
-async fn an_otp_that_never_comes_times_out_and_fails_the_number() {
+/// One server and one number (found from `base`) whose login OTP never comes: no SMS
+/// forwarder, nobody types it, a 1 s OTP timeout and `max_attempts` logins.
+async fn otp_never_comes(base: u32, max_attempts: u32) -> (World, Msisdn) {
     let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 6_000, 1, |_| true);
-    let m = &numbers[0];
+    let numbers = numbers_where(&sim, base, 1, |_| true);
     let mut setup = Setup {
         forward_sms: false,
         ..Setup::new(sim, 1, numbers.clone())
     };
     setup.config.otp.timeout = Duration::from_secs(1);
-    setup.config.login.max_attempts = 1;
-    let mut world = World::start(setup).await;
+    setup.config.login.max_attempts = max_attempts;
+    (World::start(setup).await, numbers[0].clone())
+}
+
+/// 6a. No OTP comes: the binding times out, and with one attempt allowed the number is FAILED.
+#[actix_rt::test]
+async fn an_otp_that_never_comes_times_out_and_fails_the_number() {
+    let (mut world, m) = otp_never_comes(6_000, 1).await;
+    let m = &m;
     world.finished().await;
     assert!(world.running.otp.waiting().is_empty());
     let (store, ledger, sim, _dir) = world.stop().await;
@@ -330,16 +327,8 @@ async fn an_otp_that_never_comes_times_out_and_fails_the_number() {
 ///     counted), is leased again, and fails for good on its second timeout.
 #[actix_rt::test]
 async fn a_timed_out_number_goes_back_to_the_pool_until_its_attempts_are_spent() {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 6_500, 1, |_| true);
-    let m = &numbers[0];
-    let mut setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
-    setup.config.otp.timeout = Duration::from_secs(1);
-    setup.config.login.max_attempts = 2;
-    let mut world = World::start(setup).await;
+    let (mut world, m) = otp_never_comes(6_500, 2).await;
+    let m = &m;
 
     let store = world.store.clone();
     let between = wait_for("the first binding to time out", || {
