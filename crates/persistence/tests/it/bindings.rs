@@ -164,13 +164,7 @@ async fn a_reclaimed_lease_cannot_open_a_binding(db: TestDb) {
     );
 
     let res = store.open_binding(lease).await;
-    match res {
-        Err(StoreError::LeaseLost {
-            account_id: a,
-            server_id,
-        }) => assert_eq!((a, server_id), (account_id, s[0].id)),
-        other => panic!("expected LeaseLost, got {other:?}"),
-    }
+    assert_lease_lost(res, account_id, s[0].id);
     assert!(open_binding_id(store, s[0].id).await.is_none());
     assert_eq!(
         account_row(store, account_id).await.status,
@@ -293,22 +287,14 @@ async fn illegal_moves_are_refused(db: TestDb) {
         }
         other => panic!("expected Illegal, got {other:?}"),
     }
-    let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::Failed(FailReason::OtpTimeout),
-            no_patch(),
-        )
-        .await;
-    assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
-    let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::LoggedOut(LogoutReason::Released),
-            no_patch(),
-        )
-        .await;
-    assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
+    // Terminal events: only `close_binding` may end a binding.
+    for event in [
+        BindingEvent::Failed(FailReason::OtpTimeout),
+        BindingEvent::LoggedOut(LogoutReason::Released),
+    ] {
+        let res = store.move_binding(&mut b, event, no_patch()).await;
+        assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
+    }
     let row = binding_row(store, b.id).await;
     assert_eq!((row.state.as_str(), row.token_login), ("BOUND", None));
     assert_eq!(b.state(), BindingState::Bound);
@@ -370,14 +356,12 @@ async fn one_server_holds_one_open_binding(db: TestDb) {
     import(store, "b1", 2..3).await;
     let other = bind(store, s[1].id, None).await;
     assert_eq!(open_binding_id(store, s[1].id).await.unwrap(), other.id);
-    store
-        .close_binding(
-            first,
-            BindingEvent::Failed(FailReason::OtpTimeout),
-            Settle::Released,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        first,
+        BindingEvent::Failed(FailReason::OtpTimeout),
+        Settle::Released,
+    )
+    .await;
     assert!(open_binding_id(store, s[0].id).await.is_none());
 }

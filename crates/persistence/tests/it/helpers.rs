@@ -12,7 +12,7 @@ use simrotor_domain::{BatchId, BindingEvent, Email, Pin, Rupiah};
 use simrotor_persistence::entity::{account, binding};
 use simrotor_persistence::{
     AccountFilter, AccountRow, Binding, BindingPatch, LeaseOwner, NewAccount, ServerRow,
-    ServerSeed, Store, StoreOptions,
+    ServerSeed, Settle, Store, StoreError, StoreOptions,
 };
 
 /// The variable that turns the PostgreSQL half of the suite on.
@@ -331,6 +331,30 @@ pub fn token_patch() -> BindingPatch {
     BindingPatch {
         token_login: Some(TOKEN_LOGIN.to_owned()),
         ..no_patch()
+    }
+}
+
+/// Ends `binding` by `event`, settling its account by `settle`, without a patch.
+pub async fn close(store: &Store, binding: Binding, event: BindingEvent, settle: Settle) {
+    store
+        .close_binding(binding, event, settle, no_patch())
+        .await
+        .unwrap_or_else(|e| panic!("{event:?}: {e}"));
+}
+
+/// Asserts `res` is the store's refusal for a lease lost: `account_id`'s lease on `server_id`.
+#[track_caller]
+pub fn assert_lease_lost<T: std::fmt::Debug>(
+    res: Result<T, StoreError>,
+    account_id: i64,
+    server_id: i64,
+) {
+    match res {
+        Err(StoreError::LeaseLost {
+            account_id: a,
+            server_id: s,
+        }) => assert_eq!((a, s), (account_id, server_id)),
+        other => panic!("expected LeaseLost, got {other:?}"),
     }
 }
 

@@ -77,6 +77,17 @@ fn mixed_file() -> Vec<u8> {
     .into_bytes()
 }
 
+/// A report's counts: rows, accepted, already present, rejected, and whether it had a header.
+fn counts(report: &ImportReport) -> (u64, u64, u64, u64, bool) {
+    (
+        report.rows,
+        report.accepted,
+        report.already_present,
+        report.rejected,
+        report.had_header,
+    )
+}
+
 both_databases!(the_same_number_in_any_form_is_imported_once);
 /// `import_accounts` counts the new numbers; the same number again, written `08…`, `+62…` or
 /// `62…`, is not inserted twice and stays in its first batch.
@@ -133,16 +144,7 @@ async fn csv_rejects_bad_rows_and_lands_the_rest(db: TestDb) {
         .await
         .unwrap();
     let rejected_path = dir.path().join("numbers.rejected.csv");
-    assert_eq!(
-        (
-            report.rows,
-            report.accepted,
-            report.already_present,
-            report.rejected,
-            report.had_header
-        ),
-        (6, 3, 0, 3, true)
-    );
+    assert_eq!(counts(&report), (6, 3, 0, 3, true));
     assert_eq!(
         report.rejected_file.as_deref(),
         Some(rejected_path.as_path())
@@ -230,16 +232,7 @@ async fn csv_without_header_and_with_a_duplicate(db: TestDb) {
         ..options(dir.path(), "b1")
     };
     let report = run(store, file.into_bytes(), opts).await.unwrap();
-    assert_eq!(
-        (
-            report.rows,
-            report.accepted,
-            report.already_present,
-            report.rejected,
-            report.had_header
-        ),
-        (3, 2, 1, 0, false)
-    );
+    assert_eq!(counts(&report), (3, 2, 1, 0, false));
     assert!(report.rejected_file.is_none() && report.sample_rejected.is_empty());
     assert!(!dir.path().join("numbers.rejected.csv").exists());
 

@@ -51,15 +51,13 @@ async fn an_open_binding_shows_with_its_purchases(db: TestDb) {
     let mut ended = bind(store, s[0].id, Some("b1")).await;
     transacting(store, &mut ended, 20_000).await;
     buy(store, &ended, ten(1, TrxEvent::VoucherReceived, 10_000)).await;
-    store
-        .close_binding(
-            ended,
-            BindingEvent::LoggedOut(LogoutReason::Exhausted),
-            Settle::Exhausted,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        ended,
+        BindingEvent::LoggedOut(LogoutReason::Exhausted),
+        Settle::Exhausted,
+    )
+    .await;
     let fresh = bind(store, s[0].id, Some("b1")).await;
 
     // 9901: a binding that bought three times (a success, a suspect, a refusal).

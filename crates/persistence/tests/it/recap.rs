@@ -41,15 +41,13 @@ async fn scenario(store: &Store) {
     )
     .await;
     let released = LogoutReason::Released;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(released),
-            Settle::Released,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(released),
+        Settle::Released,
+    )
+    .await;
 
     let mut b = bind(store, s[0].id, Some("b1")).await;
     assert_eq!(
@@ -65,29 +63,25 @@ async fn scenario(store: &Store) {
     )
     .await;
     let exhausted = LogoutReason::Exhausted;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(exhausted),
-            Settle::Exhausted,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(exhausted),
+        Settle::Exhausted,
+    )
+    .await;
 
     import(store, "b1", 1..2).await;
     let mut b = bind(store, s[1].id, Some("b1")).await;
     login(store, &mut b, 20_000).await;
     let not_reseller = LogoutReason::NotReseller;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(not_reseller),
-            Settle::NotReseller,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(not_reseller),
+        Settle::NotReseller,
+    )
+    .await;
 
     import(store, "b1", 2..3).await;
     let mut b = bind(store, s[1].id, Some("b1")).await;
@@ -106,15 +100,13 @@ async fn scenario(store: &Store) {
 
     import(store, "b2", 11..12).await;
     let b = bind(store, s[3].id, Some("b2")).await;
-    store
-        .close_binding(
-            b,
-            BindingEvent::Failed(FailReason::Blocked),
-            Settle::Blocked,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::Failed(FailReason::Blocked),
+        Settle::Blocked,
+    )
+    .await;
 
     import(store, "b1", 3..4).await;
 }

@@ -5,13 +5,13 @@
 use simrotor_domain::{
     AccountState, BindingEvent, BindingState, FailReason, LogoutReason, StateMachine,
 };
-use simrotor_persistence::{AccountRow, Binding, Settle, Store, StoreError};
+use simrotor_persistence::{AccountRow, Binding, Settle, Store};
 
 use crate::helpers::*;
 
 /// Closes `b` and returns its account's row; checks the binding ended as `want` and the
 /// account no longer names a server.
-async fn close(
+async fn close_and_check(
     store: &Store,
     b: Binding,
     event: BindingEvent,
@@ -37,15 +37,15 @@ async fn close(
     account
 }
 
-/// [`close`] by a logout for `reason`.
+/// [`close_and_check`] by a logout for `reason`.
 async fn log_out(store: &Store, b: Binding, reason: LogoutReason, settle: Settle) -> AccountRow {
     let state = BindingState::LoggedOut(reason);
-    close(store, b, BindingEvent::LoggedOut(reason), settle, state).await
+    close_and_check(store, b, BindingEvent::LoggedOut(reason), settle, state).await
 }
 
-/// [`close`] by a failure for `reason`.
+/// [`close_and_check`] by a failure for `reason`.
 async fn fail(store: &Store, b: Binding, reason: FailReason, settle: Settle) -> AccountRow {
-    close(
+    close_and_check(
         store,
         b,
         BindingEvent::Failed(reason),
@@ -167,13 +167,7 @@ async fn a_close_that_cannot_settle_changes_nothing(db: TestDb) {
             no_patch(),
         )
         .await;
-    match res {
-        Err(StoreError::LeaseLost {
-            account_id: a,
-            server_id,
-        }) => assert_eq!((a, server_id), (account_id, s[0].id)),
-        other => panic!("expected LeaseLost, got {other:?}"),
-    }
+    assert_lease_lost(res, account_id, s[0].id);
     let row = binding_row(store, id).await;
     assert_eq!(
         (row.state.as_str(), row.end_reason, row.ended_at),

@@ -184,17 +184,25 @@ async fn waiting_for_login_otp(world: &World, m: &Msisdn, sms: usize) -> u16 {
     port_of_server_id(&store, server_id).await
 }
 
+/// One server and one number (found from `base`, with `pulsa`) whose login OTP no forwarder
+/// brings: someone must type it.
+fn without_forwarder(pulsa: u64, base: u32) -> (Setup, Msisdn) {
+    let sim = sim_config(pulsa);
+    let numbers = numbers_where(&sim, base, 1, |_| true);
+    let m = numbers[0].clone();
+    let setup = Setup {
+        forward_sms: false,
+        ..Setup::new(sim, 1, numbers)
+    };
+    (setup, m)
+}
+
 /// 4. A wrong code sends the binding back to OTP_REQUESTED, which asks for a fresh OTP; the
 ///    right code then logs it in and it finishes.
 #[actix_rt::test]
 async fn a_wrong_otp_asks_for_a_fresh_one_and_the_right_one_logs_in() {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 4_000, 1, |_| true);
-    let m = &numbers[0];
-    let setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
+    let (setup, m) = without_forwarder(10_000, 4_000);
+    let m = &m;
     let mut world = World::start(setup).await;
 
     let port = waiting_for_login_otp(&world, m, 1).await;
@@ -240,13 +248,8 @@ async fn a_wrong_otp_asks_for_a_fresh_one_and_the_right_one_logs_in() {
 /// 5. With the forwarder off, the operator sees which server waits and types the code in.
 #[actix_rt::test]
 async fn the_operator_sees_the_waiting_server_and_types_the_code() {
-    let sim = sim_config(20_000);
-    let numbers = numbers_where(&sim, 5_000, 1, |_| true);
-    let m = &numbers[0];
-    let setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
+    let (setup, m) = without_forwarder(20_000, 5_000);
+    let m = &m;
     let mut world = World::start(setup).await;
 
     let port = waiting_for_login_otp(&world, m, 1).await;
@@ -283,18 +286,13 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     sim.stop().await;
 }
 
-/// One server and one number (found from `base`) whose login OTP never comes: no SMS
-/// forwarder, nobody types it, a 1 s OTP timeout and `max_attempts` logins.
+/// [`without_forwarder`] where nobody types the code either: a 1 s OTP timeout and
+/// `max_attempts` logins.
 async fn otp_never_comes(base: u32, max_attempts: u32) -> (World, Msisdn) {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, base, 1, |_| true);
-    let mut setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
+    let (mut setup, m) = without_forwarder(10_000, base);
     setup.config.otp.timeout = Duration::from_secs(1);
     setup.config.login.max_attempts = max_attempts;
-    (World::start(setup).await, numbers[0].clone())
+    (World::start(setup).await, m)
 }
 
 /// 6a. No OTP comes: the binding times out, and with one attempt allowed the number is FAILED.
