@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_tables;
 mod m20261124_000002_suspect_resolution;
 mod m20261201_000001_sessions_and_answers;
+mod m20261202_000001_unique_trx_id;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261124_000002_suspect_resolution::Migration),
             Box::new(m20261201_000001_sessions_and_answers::Migration),
+            Box::new(m20261202_000001_unique_trx_id::Migration),
         ]
     }
 }

@@ -3,114 +3,25 @@
 //! a generated batch, the runtime until the pool is empty; then the recap, the throughput, and
 //! the simulator's ledger held against the database: a mismatch is an error exit.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use simrotor_config::{Config, DatabaseUrl, Ports};
-use simrotor_domain::{BatchId, Email, Msisdn, TrxStatus};
-use simrotor_persistence::{NewAccount, Purchase, Store};
+use simrotor_domain::{BatchId, Email, Msisdn};
+use simrotor_persistence::{NewAccount, Store};
 use simrotor_runtime::start::{RunOptions, start};
-use simrotor_simulator::{LedgerEntry, Simulator};
+use simrotor_simulator::Simulator;
 
 use super::run::{http_client, until_done};
-use super::{sim, store_options};
+use super::{ledger_check, sim, store_options};
 use crate::cli::DemoArgs;
 use crate::output::{self};
 
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// Every way the database and the servers' ledger can disagree, in words.
-pub fn reconcile(ledger: &[LedgerEntry], rows: &[Purchase]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let by_trx: HashMap<&str, &LedgerEntry> =
-        ledger.iter().map(|e| (e.trx_id.as_str(), e)).collect();
-    let mut matched = std::collections::HashSet::new();
-    for row in rows {
-        match (row.status, row.trx_id.as_deref()) {
-            (TrxStatus::Processing, _) => {
-                problems.push(format!("{} was left PROCESSING", row.attempt_key))
-            }
-            (TrxStatus::Success, Some(trx)) => match by_trx.get(trx) {
-                None => problems.push(format!(
-                    "{} claims SUKSES for {trx}, which the servers never executed",
-                    row.attempt_key
-                )),
-                Some(e) => {
-                    matched.insert(trx.to_owned());
-                    if e.voucher.is_some() && e.voucher != row.voucher {
-                        problems.push(format!(
-                            "{} has another voucher than the server gave for {trx}",
-                            row.attempt_key
-                        ));
-                    }
-                    if e.price != row.price {
-                        problems.push(format!(
-                            "{} has price {} but the server charged {}",
-                            row.attempt_key, row.price, e.price
-                        ));
-                    }
-                }
-            },
-            (TrxStatus::Suspect, Some(trx)) => {
-                if by_trx.contains_key(trx) {
-                    matched.insert(trx.to_owned());
-                } else {
-                    problems.push(format!(
-                        "{} is SUSPECT for {trx}, which the servers never executed",
-                        row.attempt_key
-                    ));
-                }
-            }
-            (TrxStatus::Failed, Some(trx)) if by_trx.contains_key(trx) => {
-                problems.push(format!(
-                    "{} says GAGAL but the servers executed {trx}",
-                    row.attempt_key
-                ));
-            }
-            _ => {}
-        }
-    }
-    // Purchases whose answer was lost or unreadable carry no trx id: each must be one SUSPECT
-    // row of the same number and price, kept on the balance's evidence.
-    let mut lost_rows: Vec<&Purchase> = rows
-        .iter()
-        .filter(|r| r.status == TrxStatus::Suspect && r.trx_id.is_none())
-        .collect();
-    for e in ledger.iter().filter(|e| !matched.contains(&e.trx_id)) {
-        match lost_rows
-            .iter()
-            .position(|r| r.msisdn == e.msisdn.as_str() && r.price == e.price)
-        {
-            Some(i) => {
-                lost_rows.remove(i);
-            }
-            None => problems.push(format!(
-                "the servers executed {} for {} ({}) but the database has no row for it",
-                e.trx_id, e.msisdn, e.price
-            )),
-        }
-    }
-    for r in lost_rows {
-        problems.push(format!(
-            "{} is SUSPECT without a trx id, but no lost purchase of the servers matches it",
-            r.attempt_key
-        ));
-    }
-    problems
-}
-
-pub async fn all_purchases(store: &Store) -> anyhow::Result<Vec<Purchase>> {
-    let mut rows = Vec::new();
-    for status in TrxStatus::ALL {
-        rows.extend(store.purchases_with_status(*status).await?);
-    }
-    Ok(rows)
 }
 
 pub async fn run(
@@ -243,24 +154,13 @@ pub async fn run(
         recap.total.numbers.total,
         recap.total.numbers.total as f64 / secs
     );
-    let (problems, _) = super::ledger_check::check(&store, &ledger).await?;
-    let rows = all_purchases(&store).await?;
+    let report = ledger_check::check(&store, &ledger).await?;
     sim.stop().await;
     store.close().await?;
-    if problems.is_empty() {
-        println!(
+    Ok(ledger_check::print(&report, || {
+        format!(
             "Ledger reconciled: the {} purchases the servers executed are exactly the database's {} SUKSES/SUSPECT rows.",
-            ledger.len(),
-            rows.iter()
-                .filter(|r| matches!(r.status, TrxStatus::Success | TrxStatus::Suspect))
-                .count()
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("Ledger MISMATCH ({} problems):", problems.len());
-        for p in &problems {
-            println!("  {p}");
-        }
-        Ok(ExitCode::FAILURE)
-    }
+            report.executed, report.executed_rows
+        )
+    }))
 }

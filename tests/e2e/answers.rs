@@ -2,7 +2,7 @@
 //! the parser made of it (secrets masked unless asked), and `simrotor answers` lists what the
 //! runtime could not read, kept with its binding.
 
-use crate::helpers::{Scratch, free_port};
+use crate::helpers::{Scratch, assert_has, assert_lacks, free_port};
 
 fn probing() -> (Scratch, std::process::Child, u16) {
     let s = Scratch::new();
@@ -48,12 +48,10 @@ fn probe_shows_the_raw_answer_and_its_meaning_with_secrets_masked() {
     let otp = s
         .run(&["probe", &p, "otp", "--msisdn", m, "--pin", "135790"])
         .ok();
-    assert!(otp.stdout.contains("/otp → HTTP 200"), "{}", otp.stdout);
-    assert!(
-        otp.stdout
-            .contains(r#"meaning: accepted, code "00000", message "OTP_SENT""#),
-        "{}",
-        otp.stdout
+    assert_has(&otp.stdout, "/otp → HTTP 200");
+    assert_has(
+        &otp.stdout,
+        r#"meaning: accepted, code "00000", message "OTP_SENT""#,
     );
     assert!(!otp.stdout.contains("135790"), "the PIN is never shown");
 
@@ -61,17 +59,9 @@ fn probe_shows_the_raw_answer_and_its_meaning_with_secrets_masked() {
     let login = s
         .run(&["probe", &p, "verifyOtp", "--msisdn", m, "--otp", &code])
         .ok();
-    assert!(
-        login.stdout.contains("meaning: logged in, login token <"),
-        "{}",
-        login.stdout
-    );
-    assert!(
-        login.stdout.contains(r#""tokenid":"****""#),
-        "{}",
-        login.stdout
-    );
-    assert!(!login.stdout.contains("eyJ"), "{}", login.stdout);
+    assert_has(&login.stdout, "meaning: logged in, login token <");
+    assert_has(&login.stdout, r#""tokenid":"****""#);
+    assert_lacks(&login.stdout, "eyJ");
 
     let shown = s
         .run(&[
@@ -83,15 +73,10 @@ fn probe_shows_the_raw_answer_and_its_meaning_with_secrets_masked() {
             "--show-secrets",
         ])
         .ok();
-    assert!(shown.stdout.contains("eyJ"), "{}", shown.stdout);
+    assert_has(&shown.stdout, "eyJ");
 
     let list = s.run(&["probe", &p, "list_idv", "--msisdn", m]).ok();
-    assert!(
-        list.stdout
-            .contains(r#"650 "IDV Voucher Rp. 100.000" at 100000"#),
-        "{}",
-        list.stdout
-    );
+    assert_has(&list.stdout, r#"650 "IDV Voucher Rp. 100.000" at 100000"#);
 
     let buy = s.run(&[
         "probe",
@@ -105,7 +90,7 @@ fn probe_shows_the_raw_answer_and_its_meaning_with_secrets_masked() {
         "a@b.co",
     ]);
     assert_eq!(buy.code, 1);
-    assert!(buy.stderr.contains("--really-buy"), "{}", buy.stderr);
+    assert_has(&buy.stderr, "--really-buy");
 
     let unknown = s.run(&["probe", &p, "balance", "--msisdn", m]);
     assert_eq!(unknown.code, 1);
@@ -186,5 +171,5 @@ fn answers_lists_what_the_runtime_could_not_read_masked() {
     );
     let bad = s.run(&["answers", "--call", "nope"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("not a slot call"), "{}", bad.stderr);
+    assert_has(&bad.stderr, "not a slot call");
 }

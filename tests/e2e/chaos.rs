@@ -5,9 +5,9 @@
 //! ended in a terminal state.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{Scratch, free_port};
+use crate::helpers::{Patience, Scratch, free_port, free_ports, port_list};
 
 const NUMBERS: usize = 120;
 
@@ -28,13 +28,9 @@ impl World {
     /// The same, with more `[simulator.faults]` lines.
     fn with_faults(faults: &str) -> World {
         let s = Scratch::new();
-        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+        let ports = free_ports(4);
         let control = free_port();
-        let list = ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = port_list(&ports);
         s.write(
             "config.toml",
             format!(
@@ -86,24 +82,8 @@ impl World {
     /// The same, then `more` on the scratch directory before it goes.
     fn finish_and_check_keeping(mut self, more: impl FnOnce(&Scratch)) {
         let mut last = self.runtime();
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let status = loop {
-            if let Some(status) = last.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = last.kill();
-                let servers = self.s.run(&["servers"]);
-                let log = self.s.read("run.log");
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                panic!(
-                    "the last run never finished:\n{}\n{}",
-                    servers.stdout,
-                    tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let patience = Patience::new(Duration::from_secs(90), Duration::from_millis(100));
+        let status = self.s.wait_exit(&mut last, patience);
         assert!(
             status.success(),
             "the last run failed: {}",
@@ -179,17 +159,8 @@ fn sigterm_stops_at_a_step_boundary_and_exits_cleanly() {
     let pid = run.id().to_string();
     let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "SIGTERM did not stop the runtime"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = Patience::new(Duration::from_secs(40), Duration::from_millis(50))
+        .wait_for_blocking("SIGTERM to stop the runtime", || run.try_wait().unwrap());
     let stderr = world.s.read("run.log");
     if !stderr.contains("Stopping") {
         // It may have finished the whole pool before the signal came; then it exits 0 too.

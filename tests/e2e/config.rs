@@ -1,6 +1,6 @@
 //! `simrotor config check` and start-up refusals, as the operator sees them.
 
-use crate::helpers::Scratch;
+use crate::helpers::{Scratch, assert_has};
 
 #[test]
 fn check_prints_the_effective_config_with_secrets_masked() {
@@ -15,12 +15,8 @@ fn check_prints_the_effective_config_with_secrets_masked() {
             &[("SIMROTOR_SERVERS__TIMEOUT", "45s")],
         )
         .ok();
-    assert!(run.stdout.contains("timeout = \"45s\""), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("default_pin = \"****\""),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "timeout = \"45s\"");
+    assert_has(&run.stdout, "default_pin = \"****\"");
     assert!(!run.stdout.contains("135790"));
     assert!(
         run.stderr
@@ -51,11 +47,7 @@ fn an_explicit_config_path_must_exist() {
     let s = Scratch::new();
     let run = s.run(&["--config", "elsewhere.toml", "config", "check"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("elsewhere.toml does not exist"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "elsewhere.toml does not exist");
 }
 
 #[test]

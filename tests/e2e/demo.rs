@@ -1,24 +1,29 @@
 //! `simrotor demo`: the whole product on a fresh machine, as the README's first command runs it,
 //! ending with the simulator's ledger reconciled against the database.
 
-use crate::helpers::Scratch;
+use crate::helpers::{Run, Scratch, assert_has};
 
 #[test]
 fn the_demo_rotates_every_number_and_reconciles_the_ledger() {
-    let s = Scratch::new();
-    let run = s
-        .run(&["demo", "--servers", "4", "--accounts", "16", "--seed", "5"])
-        .ok();
-    assert!(
-        run.stdout.contains("Ledger reconciled"),
-        "{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-    assert!(run.stdout.contains("Throughput:"), "{}", run.stdout);
+    let run = reconciled_demo(&["--servers", "4", "--accounts", "16", "--seed", "5"], "");
+    assert_has(&run.stdout, "Throughput:");
     // Every number ended: none available or in use (table row: batch, numbers, available, in use).
     let (total, cells) = total_row(&run.stdout);
     assert_eq!(&cells[1..4], ["16", "0", "0"], "{total}");
+}
+
+/// `simrotor demo ARGS` in a fresh directory, which must exit 0 with the ledger reconciled
+/// (`what` names the run in a failure).
+fn reconciled_demo(args: &[&str], what: &str) -> Run {
+    let s = Scratch::new();
+    let run = s.run(&[&["demo"], args].concat()).ok();
+    assert!(
+        run.stdout.contains("Ledger reconciled"),
+        "{what}: {}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
 }
 
 /// The recap's TOTAL row and its cells: batch, numbers, available, in use, waiting, done,
@@ -37,26 +42,17 @@ fn total_row(stdout: &str) -> (&str, Vec<&str>) {
 #[test]
 fn the_demo_buys_and_reconciles_in_legacy_and_mixed_shapes_too() {
     for shapes in ["legacy", "mixed"] {
-        let s = Scratch::new();
-        let run = s
-            .run(&[
-                "demo",
-                "--servers",
-                "3",
-                "--accounts",
-                "9",
-                "--seed",
-                "5",
-                "--shapes",
-                shapes,
-            ])
-            .ok();
-        assert!(
-            run.stdout.contains("Ledger reconciled"),
-            "{shapes}: {}\n{}",
-            run.stdout,
-            run.stderr
-        );
+        let args = [
+            "--servers",
+            "3",
+            "--accounts",
+            "9",
+            "--seed",
+            "5",
+            "--shapes",
+            shapes,
+        ];
+        let run = reconciled_demo(&args, shapes);
         let (total, cells) = total_row(&run.stdout);
         assert_eq!(&cells[1..4], ["9", "0", "0"], "{shapes}: {total}");
         assert_ne!(cells[9], "0", "{shapes}: pulsa was spent: {total}");
@@ -65,10 +61,8 @@ fn the_demo_buys_and_reconciles_in_legacy_and_mixed_shapes_too() {
 
 #[test]
 fn lost_answers_and_server_errors_never_buy_twice_or_lose_a_purchase() {
-    let s = Scratch::new();
-    let run = s
-        .run(&[
-            "demo",
+    let run = reconciled_demo(
+        &[
             "--servers",
             "5",
             "--accounts",
@@ -81,13 +75,8 @@ fn lost_answers_and_server_errors_never_buy_twice_or_lose_a_purchase() {
             "0.05",
             "--malformed-rate",
             "0.05",
-        ])
-        .ok();
-    assert!(
-        run.stdout.contains("Ledger reconciled"),
-        "{}\n{}",
-        run.stdout,
-        run.stderr
+        ],
+        "",
     );
     let (total, cells) = total_row(&run.stdout);
     let cells: Vec<u64> = cells.iter().skip(1).map(|c| c.parse().unwrap()).collect();
@@ -102,9 +91,5 @@ fn a_bad_knob_stops_the_demo_before_anything_runs() {
     let s = Scratch::new();
     let run = s.run(&["demo", "--error-rate", "3"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("simulator.faults.error_rate = 3"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "simulator.faults.error_rate = 3");
 }

@@ -1,7 +1,8 @@
 //! A scratch directory with a config file, and a way to run the binary in it.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::Duration;
 
 pub struct Scratch {
     pub dir: tempfile::TempDir,
@@ -88,13 +89,24 @@ impl Scratch {
     }
 }
 
-/// A port nothing listens on now (the OS's pick; a test binds it right after).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+pub use simrotor_test_support::{Patience, free_port, free_ports};
+
+/// Asserts `text` (a run's stdout or stderr) carries `needle`, showing it whole otherwise.
+#[track_caller]
+pub fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
+}
+
+/// Asserts `text` does not carry `needle`, showing it whole otherwise.
+#[track_caller]
+pub fn assert_lacks(text: &str, needle: &str) {
+    assert!(!text.contains(needle), "{text}");
+}
+
+/// `ports` as the items of a TOML list: `9900, 9901`.
+pub fn port_list(ports: &[u16]) -> String {
+    let items: Vec<String> = ports.iter().map(u16::to_string).collect();
+    items.join(", ")
 }
 
 /// Whether a simulator answers on `port` (its ledger page, which no fault knob touches).
@@ -120,14 +132,29 @@ impl Scratch {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !ports.iter().all(|p| sim_answers(*p)) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the simulator never answered"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        Patience::new(Duration::from_secs(30), Duration::from_millis(100))
+            .wait_for_blocking("the simulator to answer", || {
+                ports.iter().all(|p| sim_answers(*p)).then_some(())
+            });
         sim
+    }
+
+    /// Waits with `patience` for the runtime `run` (its stderr in `run.log`) to exit by itself;
+    /// past the deadline kills it and fails the test with `simrotor servers` and the log's end.
+    pub fn wait_exit(&self, run: &mut Child, patience: Patience) -> ExitStatus {
+        if let Some(status) = patience.poll_blocking(|| run.try_wait().unwrap()) {
+            return status;
+        }
+        let _ = run.kill();
+        let _ = run.wait();
+        let servers = self.run(&["servers"]);
+        let log = self.read("run.log");
+        let lines: Vec<&str> = log.lines().collect();
+        panic!(
+            "the run did not end within {:?}:\n{}\n{}",
+            patience.deadline,
+            servers.stdout,
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `simrotor import`: what the operator sees for good, bad and repeated files.
 
-use crate::helpers::Scratch;
+use crate::helpers::{Scratch, assert_has};
 
 const FILE: &str = "msisdn,email,pin
 0812-3456-7890,a@example.com,123456
@@ -19,43 +19,16 @@ fn reports_accepted_present_and_rejected_with_lines_and_reasons() {
     let run = s
         .run(&["import", "b1.csv", "--batch", "B1", "--pin", "4321"])
         .ok();
-    assert!(
-        run.stdout.contains("rows read                6"),
-        "{}",
-        run.stdout
+    assert_has(&run.stdout, "rows read                6");
+    assert_has(&run.stdout, "accepted                 2");
+    assert_has(&run.stdout, "already present          1");
+    assert_has(&run.stdout, "rejected                 3");
+    assert_has(
+        &run.stdout,
+        "line 4: msisdn: not an Indonesian mobile number",
     );
-    assert!(
-        run.stdout.contains("accepted                 2"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("already present          1"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("rejected                 3"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("line 4: msisdn: not an Indonesian mobile number"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("line 5: email: the email has no @"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("line 8: pin: the PIN must be digits only"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "line 5: email: the email has no @");
+    assert_has(&run.stdout, "line 8: pin: the PIN must be digits only");
 
     let rejected = s.read("b1.csv.rejected.csv");
     let lines: Vec<&str> = rejected.lines().collect();
@@ -84,16 +57,8 @@ fn importing_the_same_file_twice_adds_nothing() {
     s.write("b1.csv", FILE);
     s.run(&["import", "b1.csv", "--batch", "B1"]).ok();
     let again = s.run(&["import", "b1.csv", "--batch", "B1"]).ok();
-    assert!(
-        again.stdout.contains("accepted                 0"),
-        "{}",
-        again.stdout
-    );
-    assert!(
-        again.stdout.contains("already present          3"),
-        "{}",
-        again.stdout
-    );
+    assert_has(&again.stdout, "accepted                 0");
+    assert_has(&again.stdout, "already present          3");
     let recap = s.run(&["recap", "--format", "json"]).ok().json();
     assert_eq!(recap["total"]["numbers"]["total"], 2);
     assert_eq!(recap["total"]["numbers"]["available"], 2);
@@ -107,11 +72,7 @@ fn a_headerless_file_imports_every_row() {
         "081234567890,a@example.com\n081234567891,b@example.com,9999\n",
     );
     let run = s.run(&["import", "plain.csv", "--batch", "P"]).ok();
-    assert!(
-        run.stdout.contains("accepted                 2"),
-        "{}",
-        run.stdout
-    );
+    assert_has(&run.stdout, "accepted                 2");
     assert!(
         !s.exists("plain.csv.rejected.csv"),
         "no rejected file when nothing is rejected"
@@ -126,16 +87,8 @@ fn a_file_that_is_not_utf8_is_refused_whole() {
     s.write("latin1.csv", bytes);
     let run = s.run(&["import", "latin1.csv", "--batch", "X"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("latin1.csv: line 3 is not UTF-8"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("nothing was imported"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "latin1.csv: line 3 is not UTF-8");
+    assert_has(&run.stderr, "nothing was imported");
     let accounts = s.run(&["accounts", "--format", "json"]).ok().json();
     assert_eq!(
         accounts.as_array().unwrap().len(),
@@ -151,27 +104,17 @@ fn a_binary_file_is_not_csv() {
     let run = s.run(&["import", "photo.csv", "--batch", "X"]);
     assert_eq!(run.code, 1);
     // Its first line is not UTF-8; a NUL byte further on would be named the same way.
-    assert!(
-        run.stderr.contains("photo.csv: line 1 is not UTF-8"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("nothing was imported"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "photo.csv: line 1 is not UTF-8");
+    assert_has(&run.stderr, "nothing was imported");
     s.write(
         "nul.csv",
         b"081234567890,a@example.com\n0812\x0034567891,b@example.com\n",
     );
     let run = s.run(&["import", "nul.csv", "--batch", "X"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("nul.csv: line 2: it holds a NUL byte: this is not a CSV text file"),
-        "{}",
-        run.stderr
+    assert_has(
+        &run.stderr,
+        "nul.csv: line 2: it holds a NUL byte: this is not a CSV text file",
     );
 }
 
@@ -180,21 +123,12 @@ fn a_bad_batch_or_pin_or_missing_file_is_named() {
     let s = Scratch::new();
     let run = s.run(&["import", "missing.csv", "--batch", "B"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("cannot open missing.csv"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "cannot open missing.csv");
     s.write("b.csv", FILE);
     let run = s.run(&["import", "b.csv", "--batch", "a b"]);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("--batch"), "{}", run.stderr);
+    assert_has(&run.stderr, "--batch");
     let run = s.run(&["import", "b.csv", "--batch", "B", "--pin", "12"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("--pin: the PIN must have 4 to 8 digits"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "--pin: the PIN must have 4 to 8 digits");
 }

@@ -1,6 +1,6 @@
 //! `migrate`, `servers`, `accounts` and `recap` on a fresh database.
 
-use crate::helpers::Scratch;
+use crate::helpers::{Scratch, assert_has};
 
 #[test]
 fn migrate_records_the_configured_servers_and_can_roll_back() {
@@ -33,11 +33,11 @@ fn migrate_records_the_configured_servers_and_can_roll_back() {
 
     s.run(&["migrate", "--down"]).ok();
     let run = s.run(&["migrate"]).ok();
-    assert!(run.stdout.contains("up to date"), "{}", run.stdout);
+    assert_has(&run.stdout, "up to date");
 }
 
-#[test]
-fn accounts_filter_by_batch_and_status_in_every_format() {
+/// A directory with batch A (two numbers) and batch B (one) imported.
+fn two_batches() -> Scratch {
     let s = Scratch::new();
     s.write(
         "a.csv",
@@ -46,6 +46,12 @@ fn accounts_filter_by_batch_and_status_in_every_format() {
     s.write("b.csv", "081234567892,c@example.com\n");
     s.run(&["import", "a.csv", "--batch", "A"]).ok();
     s.run(&["import", "b.csv", "--batch", "B"]).ok();
+    s
+}
+
+#[test]
+fn accounts_filter_by_batch_and_status_in_every_format() {
+    let s = two_batches();
 
     let b = s
         .run(&["accounts", "--batch", "B", "--format", "json"])
@@ -66,27 +72,16 @@ fn accounts_filter_by_batch_and_status_in_every_format() {
     );
 
     let none = s.run(&["accounts", "--status", "DONE"]).ok();
-    assert!(
-        none.stdout.contains("No accounts match."),
-        "{}",
-        none.stdout
-    );
+    assert_has(&none.stdout, "No accounts match.");
 
     let bad = s.run(&["accounts", "--status", "gone"]);
     assert_ne!(bad.code, 0);
-    assert!(bad.stderr.contains("AVAILABLE"), "{}", bad.stderr);
+    assert_has(&bad.stderr, "AVAILABLE");
 }
 
 #[test]
 fn recap_per_batch_and_total_in_table_json_and_csv() {
-    let s = Scratch::new();
-    s.write(
-        "a.csv",
-        "081234567890,a@example.com\n081234567891,b@example.com\n",
-    );
-    s.write("b.csv", "081234567892,c@example.com\n");
-    s.run(&["import", "a.csv", "--batch", "A"]).ok();
-    s.run(&["import", "b.csv", "--batch", "B"]).ok();
+    let s = two_batches();
 
     let json = s.run(&["recap", "--format", "json"]).ok().json();
     assert_eq!(json["batches"][0]["batch_id"], "A");
@@ -108,5 +103,5 @@ fn recap_per_batch_and_total_in_table_json_and_csv() {
     assert!(lines[3].starts_with("TOTAL,3,3,"), "{}", csv.stdout);
 
     let table = s.run(&["recap"]).ok();
-    assert!(table.stdout.contains("TOTAL"), "{}", table.stdout);
+    assert_has(&table.stdout, "TOTAL");
 }

@@ -4,11 +4,14 @@
 //! audit trail.
 
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Run, Scratch, free_port};
+use crate::helpers::{Patience, Run, Scratch, assert_has, free_port, free_ports, port_list};
+
+/// How long the operator's steps may take to show, and how often `simrotor` is asked.
+const PATIENCE: Patience = Patience::new(Duration::from_secs(60), Duration::from_millis(100));
 
 /// A simulator process and a scratch directory whose config points the runtime at it; on drop
 /// the background runtime (if any) and the simulator are killed.
@@ -31,13 +34,9 @@ impl Drop for Day {
 impl Day {
     fn new(servers: usize, numbers: usize, sim: &str) -> Day {
         let s = Scratch::new();
-        let ports: Vec<u16> = (0..servers).map(|_| free_port()).collect();
+        let ports = free_ports(servers);
         let admin = free_port();
-        let list = ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = port_list(&ports);
         s.write(
             "config.toml",
             format!(
@@ -83,18 +82,16 @@ impl Day {
 
     /// Polls `simrotor servers` until `what` holds for `port`; the view that satisfied it.
     fn wait_for(&self, what: &str, port: u16, ok: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let mut last = Value::Null;
+        let found = PATIENCE.poll_blocking(|| {
             let view = self.server(port);
             if ok(&view) {
-                return view;
+                return Some(view);
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: never happened; last {view}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            last = view;
+            None
+        });
+        found.unwrap_or_else(|| panic!("{what}: never happened; last {last}"))
     }
 
     fn audit(&self) -> String {
@@ -118,7 +115,7 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
 
     let status = day.run(&["status"]);
     assert_eq!(status.code, 3, "{}", status.stdout);
-    assert!(status.stdout.contains("not running"), "{}", status.stdout);
+    assert_has(&status.stdout, "not running");
 
     let started = day.run(&["start"]).ok();
     assert!(
@@ -134,7 +131,7 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
     // A second runtime on the same database is refused, whichever way it is launched.
     let again = day.run(&["start"]);
     assert_ne!(again.code, 0);
-    assert!(again.stderr.contains("already runs"), "{}", again.stderr);
+    assert_has(&again.stderr, "already runs");
     let foreground = day.run(&["run"]);
     assert_ne!(foreground.code, 0);
     assert!(
@@ -162,7 +159,7 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
     for port in &day.ports {
         assert!(watch.stdout.contains(&port.to_string()), "{}", watch.stdout);
     }
-    assert!(watch.stdout.contains("today: "), "{}", watch.stdout);
+    assert_has(&watch.stdout, "today: ");
     assert!(
         !watch.stdout.contains('\u{1b}'),
         "no escape codes when piped"
@@ -182,11 +179,7 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
             "SIM check",
         ])
         .ok();
-    assert!(
-        paused.stdout.contains("pause accepted"),
-        "{}",
-        paused.stdout
-    );
+    assert_has(&paused.stdout, "pause accepted");
     let view = day.wait_for("PAUSED", port, |s| s["state"] == "PAUSED");
     assert!(view["msisdn"].is_string(), "the number stays bound: {view}");
     std::thread::sleep(Duration::from_millis(500));
@@ -201,7 +194,7 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
     day.wait_for("going on after resume", port, |s| s["state"] != "PAUSED");
     let twice = day.run(&["resume", &port.to_string()]);
     assert_ne!(twice.code, 0);
-    assert!(twice.stderr.contains("not paused"), "{}", twice.stderr);
+    assert_has(&twice.stderr, "not paused");
 
     // Drain: the server finishes its number and takes no other.
     day.run(&["drain", &port.to_string()]).ok();
@@ -212,33 +205,21 @@ fn the_runtime_runs_in_the_background_and_the_operator_steers_its_servers() {
     day.run(&["resume", &port.to_string()]).ok();
 
     let stopped = day.run(&["stop"]).ok();
-    assert!(stopped.stdout.contains("gracefully"), "{}", stopped.stdout);
+    assert_has(&stopped.stdout, "gracefully");
     assert!(!day.s.exists("data/simrotor.pid"), "the pidfile is removed");
     let status = day.run(&["status"]);
     assert_eq!(status.code, 3, "{}", status.stdout);
     let offline = day.run(&["servers"]).ok();
-    assert!(
-        offline.stderr.contains("No runtime answers"),
-        "{}",
-        offline.stderr
-    );
+    assert_has(&offline.stderr, "No runtime answers");
     let watch = day.run(&["watch"]);
     assert_ne!(
         watch.code, 0,
         "a piped watch with nothing running must fail"
     );
-    assert!(
-        watch.stderr.contains("no simrotor runtime answers"),
-        "{}",
-        watch.stderr
-    );
+    assert_has(&watch.stderr, "no simrotor runtime answers");
     let pause = day.run(&["pause", &port.to_string()]);
     assert_ne!(pause.code, 0);
-    assert!(
-        pause.stderr.contains("no simrotor runtime answers"),
-        "{}",
-        pause.stderr
-    );
+    assert_has(&pause.stderr, "no simrotor runtime answers");
 
     // Every action is in the audit trail with who and why.
     let audit = day.audit();
@@ -267,11 +248,7 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
 
     // No runtime: the list comes from the database; resolving needs the runtime.
     let listed = day.run(&["suspects", "--format", "json"]).ok();
-    assert!(
-        listed.stderr.contains("No runtime answers"),
-        "{}",
-        listed.stderr
-    );
+    assert_has(&listed.stderr, "No runtime answers");
     let suspects = listed.json();
     let suspects = suspects.as_array().unwrap();
     assert_eq!(suspects.len(), 1, "{suspects:?}");
@@ -284,7 +261,7 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
 
     day.run(&["start"]).ok();
     let table = day.run(&["suspects"]).ok();
-    assert!(table.stdout.contains("647"), "{}", table.stdout);
+    assert_has(&table.stdout, "647");
     let resolved = day
         .run(&[
             "resolve",
@@ -295,24 +272,12 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
             "voucher seen in the portal",
         ])
         .ok();
-    assert!(
-        resolved.stdout.contains("Resolved suspect purchase"),
-        "{}",
-        resolved.stdout
-    );
+    assert_has(&resolved.stdout, "Resolved suspect purchase");
     let twice = day.run(&["resolve", &id, "--who", "budi", "--why", "again"]);
     assert_ne!(twice.code, 0);
-    assert!(
-        twice.stderr.contains("already resolved"),
-        "{}",
-        twice.stderr
-    );
+    assert_has(&twice.stderr, "already resolved");
     let none = day.run(&["suspects"]).ok();
-    assert!(
-        none.stdout.contains("No unresolved suspect purchases."),
-        "{}",
-        none.stdout
-    );
+    assert_has(&none.stdout, "No unresolved suspect purchases.");
     let all = day
         .run(&["suspects", "--all", "--format", "json"])
         .ok()
@@ -325,26 +290,19 @@ fn suspect_purchases_are_listed_and_resolved_with_who_and_why() {
     // An import wakes the running runtime's idle servers: the new number is worked at once.
     day.s.write("more.csv", "081399990001,late@example.com\n");
     let imported = day.run(&["import", "more.csv", "--batch", "LATE"]).ok();
-    assert!(
-        imported.stdout.contains("Told the running runtime"),
-        "{}",
-        imported.stdout
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let accounts = day
+    assert_has(&imported.stdout, "Told the running runtime");
+    let mut accounts = Value::Null;
+    let worked = PATIENCE.poll_blocking(|| {
+        accounts = day
             .run(&["accounts", "--batch", "LATE", "--format", "json"])
             .ok()
             .json();
-        if accounts[0]["status"] == "DONE" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new number was never worked: {accounts}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        (accounts[0]["status"] == "DONE").then_some(())
+    });
+    assert!(
+        worked.is_some(),
+        "the new number was never worked: {accounts}"
+    );
     day.run(&["stop"]).ok();
 
     let audit = day.audit();

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Run, Scratch};
+use crate::helpers::{Patience, Run, Scratch, free_ports, port_list};
 
 /// Every number's PIN: eight digits, so that finding it in a log is no coincidence.
 const PIN: &str = "86420975";
@@ -23,17 +23,6 @@ const BATCH: &str = "SCN";
 /// How long any wait may take before the test fails; a passing test never waits for it.
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
-
-/// `n` distinct loopback ports free right now (all held at once while picked).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
 
 /// One plain HTTP/1.0 GET: the status and the body; `None` when nothing answers.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -57,16 +46,8 @@ fn get_json(port: u16, path: &str) -> Value {
 }
 
 /// Polls `probe` until it gives `Some`, failing the test at the deadline with `what`.
-#[track_caller]
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "waited {DEADLINE:?} for: {what}");
-        std::thread::sleep(POLL);
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    Patience::new(DEADLINE, POLL).wait_for_blocking(what, probe)
 }
 
 /// The maximal runs of ASCII digits in `text`, except the fraction of a log timestamp
@@ -205,7 +186,7 @@ impl World {
             None => String::new(),
         };
         let config = |ports: &[u16]| {
-            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let list = port_list(ports);
             format!(
                 "[database]\nurl = \"sqlite://data/t.db\"\nsynchronous = \"normal\"\n\
                  [servers]\nports = [{list}]\ntimeout = \"5s\"\n\
@@ -217,7 +198,6 @@ impl World {
                  reseller_rate = {reseller:?}\nblocked_rate = {blocked:?}\nstatus_polls = 1\n\
                  {forwarder}{simulator}\
                  [simulator.faults]\n{down}{faults}",
-                list = list.join(", "),
                 login = k.login,
                 products = k.products,
                 otp = k.otp,
@@ -296,28 +276,8 @@ impl World {
 
     /// Waits for the run to exit by itself.
     fn wait_run(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        let run = self.run.as_mut().expect("the run was started");
-        loop {
-            if let Some(status) = run.try_wait().unwrap() {
-                self.run = None;
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = run.kill();
-                let _ = run.wait();
-                self.run = None;
-                let servers = self.s.run(&["servers"]);
-                let log = self.stderr();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                panic!(
-                    "the run did not end within {DEADLINE:?}:\n{}\n{}",
-                    servers.stdout,
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                );
-            }
-            std::thread::sleep(POLL);
-        }
+        let mut run = self.run.take().expect("the run was started");
+        self.s.wait_exit(&mut run, Patience::new(DEADLINE, POLL))
     }
 
     /// The whole run, which must end by itself and exit 0.

@@ -2,19 +2,11 @@
 //! servers; its SMS inbox shows the OTP it "sent".
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::Scratch;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{Patience, Scratch, assert_has, free_port};
 
 /// One plain HTTP/1.0 GET; the body.
 fn get(port: u16, path: &str) -> Option<String> {
@@ -43,17 +35,10 @@ fn serves_the_configured_ports_with_their_sms_inbox() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ack = loop {
-        if let Some(body) = get(b, "/otp?username=081234567890&pin=975310") {
-            break body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the simulator never answered on {b}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let ack = Patience::new(Duration::from_secs(30), Duration::from_millis(100))
+        .wait_for_blocking(&format!("the simulator to answer on {b}"), || {
+            get(b, "/otp?username=081234567890&pin=975310")
+        });
     assert!(ack.contains("\"status\":\"0\""), "{ack}");
     assert!(!ack.contains("975310"), "the PIN is echoed masked: {ack}");
     let sms = get(b, "/_sim/sms?username=081234567890").unwrap();
@@ -69,10 +54,5 @@ fn a_bad_knob_is_named_before_anything_starts() {
     let s = Scratch::new();
     let run = s.run(&["sim", "--lost-answer-rate", "1.5"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("simulator.faults.lost_answer_rate = 1.5"),
-        "{}",
-        run.stderr
-    );
+    assert_has(&run.stderr, "simulator.faults.lost_answer_rate = 1.5");
 }

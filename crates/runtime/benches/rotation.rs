@@ -18,6 +18,7 @@ use simrotor_persistence::{NewAccount, Store, StoreOptions, Synchronous};
 use simrotor_runtime::start::{RunOptions, start};
 use simrotor_simulator::Simulator;
 use simrotor_slot::{HttpSlotClient, SlotClient};
+use simrotor_test_support::free_port;
 
 const SERVERS: usize = 20;
 const CALLS_PER_PURCHASE: f64 = 6.0;
@@ -59,10 +60,7 @@ async fn run(latency: Duration, accounts: u32) -> Figures {
     config.database.url = DatabaseUrl::new(format!("sqlite://{}/bench.db", dir.path().display()));
     config.simulator.seed = 17;
     config.simulator.faults.latency = latency;
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let admin = format!("127.0.0.1:{}", free_port());
     config.simulator.sms_forwarder_url = Some(format!("http://{admin}/sms"));
     config.products.status_poll_min = Duration::from_millis(20);
     config.products.status_poll_max = Duration::from_millis(200);

@@ -6,7 +6,7 @@
 //! behind it that keeps per-number pulsa, reseller and blocked status (repeatable from a seed),
 //! OTPs by SMS, expiring tokens and purchases that take a few status polls; it injects the faults
 //! real servers show ([`SimulatorFaults`]); and it keeps a ledger of every executed purchase so a
-//! test can hold the runtime's database against what the servers really did.
+//! test can hold the runtime's database against what the servers really did ([`reconcile`]).
 //!
 //! # Answers
 //! Every call is `GET` with query parameters; `username` in any form [`Msisdn::parse`] accepts.
@@ -79,6 +79,7 @@ mod faults;
 mod http;
 mod params;
 mod profile;
+mod reconcile;
 mod shapes;
 mod sms;
 mod world;
@@ -97,6 +98,7 @@ use simrotor_domain::{Msisdn, Rupiah};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use profile::{NumberProfile, device_id};
+pub use reconcile::{BookedBinding, BookedPurchase, Books, Discrepancy, Reconciliation, reconcile};
 pub use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig, SimulatorFaults};
 pub use sms::{FORWARD_TIMEOUT, Sms};
 pub use world::LedgerEntry;

@@ -165,20 +165,8 @@ async fn a_reclaimed_lease_cannot_open_a_binding(db: TestDb) {
     );
 
     let res = store.open_binding(lease).await;
-    match res {
-        Err(StoreError::LeaseLost {
-            account_id: a,
-            server_id,
-        }) => assert_eq!((a, server_id), (account_id, s[0].id)),
-        other => panic!("expected LeaseLost, got {other:?}"),
-    }
-    assert!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_lease_lost(res, account_id, s[0].id);
+    assert!(open_binding_id(store, s[0].id).await.is_none());
     assert_eq!(
         account_row(store, account_id).await.status,
         AccountState::Available
@@ -190,22 +178,11 @@ both_databases!(a_stale_binding_copy_cannot_overwrite);
 /// and writes nothing.
 async fn a_stale_binding_copy_cannot_overwrite(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     await_otp(store, &mut b).await;
     let mut stale = b.clone();
 
-    step(
-        store,
-        &mut b,
-        BindingEvent::OtpAccepted,
-        BindingPatch {
-            token_login: Some(TOKEN_LOGIN.to_owned()),
-            ..no_patch()
-        },
-    )
-    .await;
+    step(store, &mut b, BindingEvent::OtpAccepted, token_patch()).await;
     let res = store
         .move_binding(
             &mut stale,
@@ -261,9 +238,7 @@ both_databases!(a_stale_copy_after_a_state_round_trip);
 /// yet its move is accepted.
 async fn a_stale_copy_after_a_state_round_trip(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     step(store, &mut b, BindingEvent::OtpRequestSent, no_patch()).await;
     let mut stale = b.clone();
     step(
@@ -302,19 +277,10 @@ both_databases!(illegal_moves_are_refused);
 /// terminal event must go through `close_binding`, a live one cannot close.
 async fn illegal_moves_are_refused(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
 
     let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::OtpAccepted,
-            BindingPatch {
-                token_login: Some(TOKEN_LOGIN.to_owned()),
-                ..no_patch()
-            },
-        )
+        .move_binding(&mut b, BindingEvent::OtpAccepted, token_patch())
         .await;
     match res {
         Err(StoreError::Illegal(e)) => {
@@ -322,22 +288,14 @@ async fn illegal_moves_are_refused(db: TestDb) {
         }
         other => panic!("expected Illegal, got {other:?}"),
     }
-    let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::Failed(FailReason::OtpTimeout),
-            no_patch(),
-        )
-        .await;
-    assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
-    let res = store
-        .move_binding(
-            &mut b,
-            BindingEvent::LoggedOut(LogoutReason::Released),
-            no_patch(),
-        )
-        .await;
-    assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
+    // Terminal events: only `close_binding` may end a binding.
+    for event in [
+        BindingEvent::Failed(FailReason::OtpTimeout),
+        BindingEvent::LoggedOut(LogoutReason::Released),
+    ] {
+        let res = store.move_binding(&mut b, event, no_patch()).await;
+        assert!(matches!(res, Err(StoreError::Illegal(_))), "{res:?}");
+    }
     let row = binding_row(store, b.id).await;
     assert_eq!((row.state.as_str(), row.token_login), ("BOUND", None));
     assert_eq!(b.state(), BindingState::Bound);
@@ -393,42 +351,18 @@ async fn one_server_holds_one_open_binding(db: TestDb) {
         (back.status, back.leased_server_id, back.attempts),
         (AccountState::Available, None, 0)
     );
-    assert_eq!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        first.id
-    );
+    assert_eq!(open_binding_id(store, s[0].id).await.unwrap(), first.id);
 
     // Another server takes a binding of its own; once the first ends, the server is free.
     import(store, "b1", 2..3).await;
     let other = bind(store, s[1].id, None).await;
-    assert_eq!(
-        store
-            .open_binding_of_server(s[1].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        other.id
-    );
-    store
-        .close_binding(
-            first,
-            BindingEvent::Failed(FailReason::OtpTimeout),
-            Settle::Released,
-            no_patch(),
-        )
-        .await
-        .unwrap();
-    assert!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(open_binding_id(store, s[1].id).await.unwrap(), other.id);
+    close(
+        store,
+        first,
+        BindingEvent::Failed(FailReason::OtpTimeout),
+        Settle::Released,
+    )
+    .await;
+    assert!(open_binding_id(store, s[0].id).await.is_none());
 }

@@ -8,11 +8,11 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
     QueryFilter,
 };
-use simrotor_domain::{BatchId, BindingEvent, Email, Msisdn, Pin, Rupiah};
+use simrotor_domain::{BatchId, BindingEvent, Email, Pin, Rupiah};
 use simrotor_persistence::entity::{account, binding};
 use simrotor_persistence::{
     AccountFilter, AccountRow, Binding, BindingPatch, LeaseOwner, NewAccount, ServerRow,
-    ServerSeed, Store, StoreOptions,
+    ServerSeed, Settle, Store, StoreError, StoreOptions,
 };
 
 /// The variable that turns the PostgreSQL half of the suite on.
@@ -192,18 +192,18 @@ fn with_database_replaces_only_the_name() {
 
 // ---- data -------------------------------------------------------------------------------------
 
+pub use simrotor_test_support::{Buy, buy};
+
 pub fn batch(name: &str) -> BatchId {
     BatchId::parse(name).expect("a valid batch id")
 }
 
+/// The `i`-th test number, normalised (`62812…`).
+pub use simrotor_test_support::number as msisdn;
+
 /// The `i`-th test number in its local form, `0812` and eight digits.
 pub fn local_number(i: u32) -> String {
-    format!("0812{i:08}")
-}
-
-/// The `i`-th test number, normalised (`62812…`).
-pub fn msisdn(i: u32) -> Msisdn {
-    Msisdn::parse(&local_number(i)).expect("a valid test number")
+    msisdn(i).local()
 }
 
 pub fn email(i: u32) -> Email {
@@ -266,6 +266,20 @@ pub async fn bind(store: &Store, server_id: i64, batch_id: Option<&str>) -> Bind
     store.open_binding(lease).await.expect("open binding")
 }
 
+/// One server (9900) and one number of batch `b1`, bound: the servers and the binding.
+pub async fn one_binding(store: &Store) -> (Vec<ServerRow>, Binding) {
+    let s = servers(store, 1).await;
+    import(store, "b1", 0..1).await;
+    let b = bind(store, s[0].id, None).await;
+    (s, b)
+}
+
+/// Whether a lease for `server_id` (of `batch_id`, if given) finds nothing to take.
+pub async fn leases_nothing(store: &Store, server_id: i64, batch_id: Option<&BatchId>) -> bool {
+    let lease = store.lease_next_account(server_id, &me(), batch_id).await;
+    lease.expect("lease").is_none()
+}
+
 pub async fn step(store: &Store, binding: &mut Binding, event: BindingEvent, patch: BindingPatch) {
     store
         .move_binding(binding, event, patch)
@@ -288,16 +302,7 @@ pub async fn await_otp(store: &Store, binding: &mut Binding) {
 /// Walks a binding to `TOKEN_LOGIN_FETCHED` with `balance` as its starting pulsa.
 pub async fn login(store: &Store, binding: &mut Binding, balance: u64) {
     await_otp(store, binding).await;
-    step(
-        store,
-        binding,
-        BindingEvent::OtpAccepted,
-        BindingPatch {
-            token_login: Some(TOKEN_LOGIN.to_owned()),
-            ..no_patch()
-        },
-    )
-    .await;
+    step(store, binding, BindingEvent::OtpAccepted, token_patch()).await;
     step(
         store,
         binding,
@@ -321,6 +326,38 @@ pub fn no_patch() -> BindingPatch {
     BindingPatch::default()
 }
 
+/// The patch of an accepted login OTP: [`TOKEN_LOGIN`].
+pub fn token_patch() -> BindingPatch {
+    BindingPatch {
+        token_login: Some(TOKEN_LOGIN.to_owned()),
+        ..no_patch()
+    }
+}
+
+/// Ends `binding` by `event`, settling its account by `settle`, without a patch.
+pub async fn close(store: &Store, binding: Binding, event: BindingEvent, settle: Settle) {
+    store
+        .close_binding(binding, event, settle, no_patch())
+        .await
+        .unwrap_or_else(|e| panic!("{event:?}: {e}"));
+}
+
+/// Asserts `res` is the store's refusal for a lease lost: `account_id`'s lease on `server_id`.
+#[track_caller]
+pub fn assert_lease_lost<T: std::fmt::Debug>(
+    res: Result<T, StoreError>,
+    account_id: i64,
+    server_id: i64,
+) {
+    match res {
+        Err(StoreError::LeaseLost {
+            account_id: a,
+            server_id: s,
+        }) => assert_eq!((a, s), (account_id, server_id)),
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+}
+
 /// The account row of `id`, as `simrotor accounts` lists it.
 pub async fn account_row(store: &Store, id: i64) -> AccountRow {
     store
@@ -330,6 +367,12 @@ pub async fn account_row(store: &Store, id: i64) -> AccountRow {
         .into_iter()
         .find(|a| a.id == id)
         .unwrap_or_else(|| panic!("account {id} is listed"))
+}
+
+/// The id of the binding `server_id` holds open now.
+pub async fn open_binding_id(store: &Store, server_id: i64) -> Option<i64> {
+    let open = store.open_binding_of_server(server_id).await;
+    open.expect("read the open binding").map(|b| b.id)
 }
 
 /// The stored row of binding `id`.

@@ -77,6 +77,17 @@ fn mixed_file() -> Vec<u8> {
     .into_bytes()
 }
 
+/// A report's counts: rows, accepted, already present, rejected, and whether it had a header.
+fn counts(report: &ImportReport) -> (u64, u64, u64, u64, bool) {
+    (
+        report.rows,
+        report.accepted,
+        report.already_present,
+        report.rejected,
+        report.had_header,
+    )
+}
+
 both_databases!(the_same_number_in_any_form_is_imported_once);
 /// `import_accounts` counts the new numbers; the same number again, written `08…`, `+62…` or
 /// `62…`, is not inserted twice and stays in its first batch.
@@ -133,16 +144,7 @@ async fn csv_rejects_bad_rows_and_lands_the_rest(db: TestDb) {
         .await
         .unwrap();
     let rejected_path = dir.path().join("numbers.rejected.csv");
-    assert_eq!(
-        (
-            report.rows,
-            report.accepted,
-            report.already_present,
-            report.rejected,
-            report.had_header
-        ),
-        (6, 3, 0, 3, true)
-    );
+    assert_eq!(counts(&report), (6, 3, 0, 3, true));
     assert_eq!(
         report.rejected_file.as_deref(),
         Some(rejected_path.as_path())
@@ -230,16 +232,7 @@ async fn csv_without_header_and_with_a_duplicate(db: TestDb) {
         ..options(dir.path(), "b1")
     };
     let report = run(store, file.into_bytes(), opts).await.unwrap();
-    assert_eq!(
-        (
-            report.rows,
-            report.accepted,
-            report.already_present,
-            report.rejected,
-            report.had_header
-        ),
-        (3, 2, 1, 0, false)
-    );
+    assert_eq!(counts(&report), (3, 2, 1, 0, false));
     assert!(report.rejected_file.is_none() && report.sample_rejected.is_empty());
     assert!(!dir.path().join("numbers.rejected.csv").exists());
 
@@ -286,6 +279,15 @@ async fn a_spreadsheet_export_with_bom_and_crlf(db: TestDb) {
     );
 }
 
+/// Imports `file` into `b1`, which must fail with nothing imported and no rejected file left
+/// in `dir`; the error.
+async fn imports_nothing(store: &Store, file: Vec<u8>, dir: &Path) -> ImportError {
+    let err = run(store, file, options(dir, "b1")).await.unwrap_err();
+    assert_eq!(account_count(store).await, 0);
+    assert!(!dir.join("numbers.rejected.csv").exists());
+    err
+}
+
 both_databases!(a_non_utf8_file_imports_nothing);
 /// A line that is not UTF-8: the error names the line, nothing is imported (not even the
 /// good rows before it) and no rejected file is left behind.
@@ -300,9 +302,7 @@ async fn a_non_utf8_file_imports_nothing(db: TestDb) {
     file.extend_from_slice(b"0812000000\xe902,caf\xe9@example.com\n");
     file.extend_from_slice(format!("{},b@example.com\n", local_number(3)).as_bytes());
 
-    let err = run(store, file, options(dir.path(), "b1"))
-        .await
-        .unwrap_err();
+    let err = imports_nothing(store, file, dir.path()).await;
     assert!(
         matches!(err, ImportError::NotUtf8 { line: 4, .. }),
         "{err:?}"
@@ -313,8 +313,6 @@ async fn a_non_utf8_file_imports_nothing(db: TestDb) {
         "{message}"
     );
     assert!(message.contains("nothing was imported"), "{message}");
-    assert_eq!(account_count(store).await, 0);
-    assert!(!dir.path().join("numbers.rejected.csv").exists());
 }
 
 both_databases!(a_file_with_a_nul_byte_imports_nothing);
@@ -331,9 +329,7 @@ async fn a_file_with_a_nul_byte_imports_nothing(db: TestDb) {
     // Line 1 header, line 2 rejected, lines 3..=1502 good, line 1503 the NUL.
     file.extend_from_slice(b"081299999999,nul\0@example.com\n");
 
-    let err = run(store, file, options(dir.path(), "b1"))
-        .await
-        .unwrap_err();
+    let err = imports_nothing(store, file, dir.path()).await;
     assert!(
         matches!(err, ImportError::NotCsv { line: 1503, .. }),
         "{err:?}"
@@ -343,8 +339,6 @@ async fn a_file_with_a_nul_byte_imports_nothing(db: TestDb) {
         message.contains("line 1503") && message.contains("NUL"),
         "{message}"
     );
-    assert_eq!(account_count(store).await, 0);
-    assert!(!dir.path().join("numbers.rejected.csv").exists());
     // The store is not left locked by the aborted import.
     assert_eq!(import(store, "b2", 0..2).await, 2);
 }

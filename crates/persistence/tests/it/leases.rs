@@ -14,21 +14,9 @@ both_databases!(an_empty_pool_leases_nothing);
 /// An empty pool leases nothing.
 async fn an_empty_pool_leases_nothing(db: TestDb) {
     let s = servers(&db.store, 1).await;
-    assert!(
-        db.store
-            .lease_next_account(s[0].id, &me(), None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(leases_nothing(&db.store, s[0].id, None).await);
     import(&db.store, "b1", 0..1).await;
-    assert!(
-        db.store
-            .lease_next_account(s[0].id, &me(), Some(&batch("other")))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(leases_nothing(&db.store, s[0].id, Some(&batch("other"))).await);
 }
 
 both_databases!(a_lease_claims_exactly_one_account);
@@ -209,13 +197,7 @@ async fn assert_each_leased_once(
     }
     let ids: BTreeSet<i64> = rows.iter().map(|r| r.id).collect();
     assert_eq!(ids, handed.keys().copied().collect());
-    assert!(
-        store
-            .lease_next_account(server_id, &me(), None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(leases_nothing(store, server_id, None).await);
     assert_eq!(store.available_count(None).await.unwrap(), 0);
 }
 

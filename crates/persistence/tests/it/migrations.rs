@@ -2,8 +2,11 @@
 //! same usable schema.
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use simrotor_domain::{BindingEvent, FailReason, TrxEvent};
-use simrotor_persistence::{BindingPatch, PurchaseIntent, PurchaseOutcome, Settle, StoreError};
+use simrotor_persistence::entity::transaction;
+use simrotor_persistence::{BindingPatch, Settle, StoreError};
 
 use crate::helpers::*;
 
@@ -85,38 +88,22 @@ both_databases!(the_resolution_columns_go_down_and_up_alone);
 /// comes back with the columns empty and working.
 async fn the_resolution_columns_go_down_and_up_alone(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, 50_000).await;
-    let mut p = store
-        .write_purchase_intent(
-            &b,
-            PurchaseIntent {
-                seq: 1,
-                product_id: "VCR-10".to_owned(),
-                limit_harga: rp(10_500),
-                price: rp(10_000),
-                pulsa_awal: rp(50_000),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .write_purchase_outcome(
-            &mut p,
-            TrxEvent::DeadlineExpired,
-            PurchaseOutcome::default(),
-        )
-        .await
-        .unwrap();
+    let p = buy(
+        store,
+        &b,
+        Buy::new(1, 50_000).ended(TrxEvent::DeadlineExpired, None),
+    )
+    .await;
     store
         .resolve_suspect(p.id, "budi", "checked")
         .await
         .unwrap();
 
-    // The resolution's migration and the one after it (server sessions, kept answers).
-    Migrator::down(store.connection(), Some(2)).await.unwrap();
+    // The resolution's migration and the two after it (server sessions, kept answers; one row
+    // per trx id).
+    Migrator::down(store.connection(), Some(3)).await.unwrap();
     assert!(
         store.suspects(true).await.is_err(),
         "resolution columns still there after down"
@@ -139,4 +126,40 @@ async fn the_resolution_columns_go_down_and_up_alone(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(resolved.resolved_by.as_deref(), Some("siti"));
+}
+
+both_databases!(twin_trx_ids_stop_the_unique_index_by_name);
+/// A database already holding two rows for one trx id cannot take the unique index: the
+/// migration fails naming the trx id (nothing is lost, nothing half-applied), and goes through
+/// once the twin is resolved.
+async fn twin_trx_ids_stop_the_unique_index_by_name(db: TestDb) {
+    let store = &db.store;
+    let (_, mut b) = one_binding(store).await;
+    transacting(store, &mut b, 50_000).await;
+    buy(store, &b, Buy::new(1, 50_000).accepted("TRX-TWIN")).await;
+    let mut twin = buy(store, &b, Buy::new(2, 40_000)).await;
+    // Before the index (as an older database may be): the second row takes the same trx id.
+    Migrator::down(store.connection(), Some(1)).await.unwrap();
+    store
+        .record_purchase_accepted(&mut twin, "TRX-TWIN", None, serde_json::json!({}))
+        .await
+        .unwrap();
+
+    let err = store.migrate().await.unwrap_err().to_string();
+    assert!(err.contains("TRX-TWIN (2 rows)"), "{err}");
+    let rows = store.purchases_of_binding(b.id).await.unwrap();
+    assert_eq!(rows.len(), 2, "both rows are kept");
+
+    transaction::Entity::update_many()
+        .col_expr(transaction::Column::TrxId, Expr::value("TRX-OTHER"))
+        .filter(transaction::Column::Id.eq(twin.id))
+        .exec(store.connection())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let mut third = buy(store, &b, Buy::new(3, 30_000)).await;
+    let res = store
+        .record_purchase_accepted(&mut third, "TRX-TWIN", None, serde_json::json!({}))
+        .await;
+    assert!(matches!(res, Err(StoreError::Db(_))), "{res:?}");
 }

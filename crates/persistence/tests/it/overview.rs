@@ -3,36 +3,13 @@
 //! in each batch.
 
 use simrotor_domain::{BindingEvent, LogoutReason, ServerState, TrxEvent};
-use simrotor_persistence::{Binding, PurchaseIntent, PurchaseOutcome, Settle, Store};
+use simrotor_persistence::Settle;
 
 use crate::helpers::*;
 
-/// Buys once on `b` (purchase `seq`), ending with `event` and `pulsa_akhir`.
-async fn buy(store: &Store, b: &Binding, seq: u32, event: TrxEvent, pulsa_akhir: u64) {
-    let mut p = store
-        .write_purchase_intent(
-            b,
-            PurchaseIntent {
-                seq,
-                product_id: "VCR-10".to_owned(),
-                limit_harga: rp(10_500),
-                price: rp(10_000),
-                pulsa_awal: rp(pulsa_akhir + 10_000),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .write_purchase_outcome(
-            &mut p,
-            event,
-            PurchaseOutcome {
-                pulsa_akhir: Some(rp(pulsa_akhir)),
-                ..PurchaseOutcome::default()
-            },
-        )
-        .await
-        .unwrap();
+/// Purchase `seq` of 10,000 ended by `event` with `pulsa_akhir` left.
+fn ten(seq: u32, event: TrxEvent, pulsa_akhir: u64) -> Buy {
+    Buy::new(seq, pulsa_akhir + 10_000).ended(event, Some(pulsa_akhir))
 }
 
 both_databases!(servers_without_bindings_in_port_order);
@@ -73,24 +50,27 @@ async fn an_open_binding_shows_with_its_purchases(db: TestDb) {
     // 9900: a binding that bought once and ended; then a fresh one on the same server.
     let mut ended = bind(store, s[0].id, Some("b1")).await;
     transacting(store, &mut ended, 20_000).await;
-    buy(store, &ended, 1, TrxEvent::VoucherReceived, 10_000).await;
-    store
-        .close_binding(
-            ended,
-            BindingEvent::LoggedOut(LogoutReason::Exhausted),
-            Settle::Exhausted,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    buy(store, &ended, ten(1, TrxEvent::VoucherReceived, 10_000)).await;
+    close(
+        store,
+        ended,
+        BindingEvent::LoggedOut(LogoutReason::Exhausted),
+        Settle::Exhausted,
+    )
+    .await;
     let fresh = bind(store, s[0].id, Some("b1")).await;
 
     // 9901: a binding that bought three times (a success, a suspect, a refusal).
     let mut busy = bind(store, s[1].id, Some("b2")).await;
     transacting(store, &mut busy, 50_000).await;
-    buy(store, &busy, 1, TrxEvent::VoucherReceived, 40_000).await;
-    buy(store, &busy, 2, TrxEvent::AnswerLostBalanceDropped, 30_000).await;
-    buy(store, &busy, 3, TrxEvent::Refused, 25_000).await;
+    buy(store, &busy, ten(1, TrxEvent::VoucherReceived, 40_000)).await;
+    buy(
+        store,
+        &busy,
+        ten(2, TrxEvent::AnswerLostBalanceDropped, 30_000),
+    )
+    .await;
+    buy(store, &busy, ten(3, TrxEvent::Refused, 25_000)).await;
 
     let overview = store.server_overview().await.unwrap();
     assert_eq!(overview.len(), 3);

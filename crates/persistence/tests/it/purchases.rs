@@ -2,30 +2,16 @@
 //! attempt key), the acceptance and the outcome after, each as compare-and-set; the raw answers
 //! pile up as evidence and the binding's balance follows the last `pulsa_akhir`.
 
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use simrotor_domain::{BindingEvent, TrxEvent, TrxStatus};
 use simrotor_persistence::entity::transaction;
-use simrotor_persistence::{
-    Binding, Purchase, PurchaseIntent, PurchaseOutcome, Store, StoreError, attempt_key,
-};
+use simrotor_persistence::{Binding, Purchase, PurchaseOutcome, Store, StoreError, attempt_key};
 
 use crate::helpers::*;
 
-fn intent(seq: u32, price: u64, pulsa_awal: u64) -> PurchaseIntent {
-    PurchaseIntent {
-        seq,
-        product_id: "VCR-10".to_owned(),
-        limit_harga: rp(price + 500),
-        price: rp(price),
-        pulsa_awal: rp(pulsa_awal),
-    }
-}
-
 /// A TRANSACTING binding with `balance` on a fresh server and account.
 async fn transacting_binding(store: &Store, balance: u64) -> Binding {
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, balance).await;
     b
 }
@@ -47,12 +33,10 @@ both_databases!(an_intent_needs_a_transacting_binding);
 /// Before the reseller check nothing may be bought: `NotTransacting`, nothing written.
 async fn an_intent_needs_a_transacting_binding(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     login(store, &mut b, 50_000).await;
     let res = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await;
     match res {
         Err(StoreError::NotTransacting { id, state }) => {
@@ -65,10 +49,7 @@ async fn an_intent_needs_a_transacting_binding(db: TestDb) {
         .move_binding(&mut b, BindingEvent::ResellerConfirmed, no_patch())
         .await
         .unwrap();
-    store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
-        .await
-        .unwrap();
+    buy(store, &b, Buy::new(1, 50_000)).await;
 }
 
 both_databases!(an_attempt_is_written_once_and_accepted);
@@ -78,10 +59,7 @@ both_databases!(an_attempt_is_written_once_and_accepted);
 async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
-    let mut p = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
-        .await
-        .unwrap();
+    let mut p = buy(store, &b, Buy::new(1, 50_000)).await;
     assert_eq!(p.attempt_key, attempt_key(b.id, 1));
     assert_eq!(
         (p.status, p.binding_id, p.server_id),
@@ -101,7 +79,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     );
 
     let res = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
+        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
         .await;
     // The runtime must be told to reconcile the old intent, not handed a database error.
     match res {
@@ -129,10 +107,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
         TrxStatus::Processing,
         "accepted is not final"
     );
-    let second = store
-        .write_purchase_intent(&b, intent(2, 10_000, 40_000))
-        .await
-        .unwrap();
+    let second = buy(store, &b, Buy::new(2, 40_000)).await;
     assert_eq!(second.attempt_key, attempt_key(b.id, 2));
     let keys: Vec<String> = store
         .purchases_of_binding(b.id)
@@ -150,10 +125,7 @@ both_databases!(success_is_recorded_once);
 async fn success_is_recorded_once(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
-    let mut p = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
-        .await
-        .unwrap();
+    let mut p = buy(store, &b, Buy::new(1, 50_000)).await;
     store
         .record_purchase_accepted(
             &mut p,
@@ -240,10 +212,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     let store = &db.store;
     let b = transacting_binding(store, 50_000).await;
 
-    let mut suspect = store
-        .write_purchase_intent(&b, intent(1, 10_000, 50_000))
-        .await
-        .unwrap();
+    let mut suspect = buy(store, &b, Buy::new(1, 50_000)).await;
     let note = "balance dropped by the price, no voucher";
     let status = store
         .write_purchase_outcome(
@@ -270,10 +239,7 @@ async fn suspect_and_failed_purchases(db: TestDb) {
     );
     assert_eq!(balance_last(store, &b).await, Some(40_000));
 
-    let mut failed = store
-        .write_purchase_intent(&b, intent(2, 10_000, 40_000))
-        .await
-        .unwrap();
+    let mut failed = buy(store, &b, Buy::new(2, 40_000)).await;
     let status = store
         .write_purchase_outcome(
             &mut failed,
@@ -333,4 +299,31 @@ async fn suspect_and_failed_purchases(db: TestDb) {
         Some(40_000),
         "no pulsa_akhir: the balance stays"
     );
+}
+
+both_databases!(a_trx_id_books_one_row_only);
+/// The database refuses a second row with a trx id already booked (the unique index), whoever
+/// writes it; a row without one is no twin.
+async fn a_trx_id_books_one_row_only(db: TestDb) {
+    let store = &db.store;
+    let b = transacting_binding(store, 50_000).await;
+    let first = buy(store, &b, Buy::new(1, 50_000).accepted("TRX-ONCE")).await;
+    let mut second = buy(store, &b, Buy::new(2, 40_000)).await;
+    let res = store
+        .record_purchase_accepted(&mut second, "TRX-ONCE", None, serde_json::json!({}))
+        .await;
+    assert!(matches!(res, Err(StoreError::Db(_))), "{res:?}");
+    let rows = store.purchases_of_binding(b.id).await.unwrap();
+    let trx_ids: Vec<Option<&str>> = rows.iter().map(|p| p.trx_id.as_deref()).collect();
+    assert_eq!(trx_ids, [Some("TRX-ONCE"), None]);
+    assert_eq!(rows[0].id, first.id);
+
+    // Straight into the table, past the store: refused too.
+    let raw = format!(
+        "UPDATE transactions SET trx_id = 'TRX-ONCE' WHERE id = {}",
+        second.id
+    );
+    let res = store.connection().execute_unprepared(&raw).await;
+    assert!(res.is_err(), "{res:?}");
+    buy(store, &b, Buy::new(3, 40_000)).await;
 }

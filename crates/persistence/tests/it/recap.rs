@@ -2,49 +2,13 @@
 //! the operator reads to know where every number and every rupiah of a batch went.
 
 use simrotor_domain::{BindingEvent, FailReason, LogoutReason, TrxEvent};
-use simrotor_persistence::{
-    BatchRecap, Binding, NumberCounts, PulsaSums, PurchaseIntent, PurchaseOutcome, Settle, Store,
-    TrxCounts,
-};
+use simrotor_persistence::{BatchRecap, NumberCounts, PulsaSums, Settle, Store, TrxCounts};
 
 use crate::helpers::*;
 
-/// Buys one product of `price` on `b` and settles it by `event` with `pulsa_akhir`.
-async fn buy(
-    store: &Store,
-    b: &Binding,
-    seq: u32,
-    price: u64,
-    pulsa_awal: u64,
-    event: Option<TrxEvent>,
-    pulsa_akhir: u64,
-) {
-    let mut p = store
-        .write_purchase_intent(
-            b,
-            PurchaseIntent {
-                seq,
-                product_id: "VCR".to_owned(),
-                limit_harga: rp(price),
-                price: rp(price),
-                pulsa_awal: rp(pulsa_awal),
-            },
-        )
-        .await
-        .unwrap();
-    if let Some(event) = event {
-        store
-            .write_purchase_outcome(
-                &mut p,
-                event,
-                PurchaseOutcome {
-                    pulsa_akhir: Some(rp(pulsa_akhir)),
-                    ..PurchaseOutcome::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+/// Product `VCR` of `price` (its own limit), purchase `seq` on a binding from `pulsa_awal`.
+fn vcr(seq: u32, price: u64, pulsa_awal: u64) -> Buy {
+    Buy::new(seq, pulsa_awal).of("VCR", price, price)
 }
 
 /// Two batches, each number imported just before it is bound (so every lease has exactly one
@@ -56,42 +20,34 @@ async fn buy(
 ///   20,000), number 11 blocked before login.
 async fn scenario(store: &Store) {
     let s = servers(store, 4).await;
-    let success = Some(TrxEvent::VoucherReceived);
+    let success = TrxEvent::VoucherReceived;
 
     import(store, "b1", 0..1).await;
     let mut b = bind(store, s[0].id, Some("b1")).await;
     transacting(store, &mut b, 50_000).await;
-    buy(store, &b, 1, 10_000, 50_000, success, 40_000).await;
     buy(
         store,
         &b,
-        2,
-        10_000,
-        40_000,
-        Some(TrxEvent::AnswerLostBalanceDropped),
-        30_000,
+        vcr(1, 10_000, 50_000).ended(success, Some(40_000)),
     )
     .await;
+    let lost = TrxEvent::AnswerLostBalanceDropped;
+    buy(store, &b, vcr(2, 10_000, 40_000).ended(lost, Some(30_000))).await;
+    let refused = TrxEvent::Refused;
     buy(
         store,
         &b,
-        3,
-        10_000,
-        30_000,
-        Some(TrxEvent::Refused),
-        30_000,
+        vcr(3, 10_000, 30_000).ended(refused, Some(30_000)),
     )
     .await;
     let released = LogoutReason::Released;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(released),
-            Settle::Released,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(released),
+        Settle::Released,
+    )
+    .await;
 
     let mut b = bind(store, s[0].id, Some("b1")).await;
     assert_eq!(
@@ -100,31 +56,32 @@ async fn scenario(store: &Store) {
         "the released number is leased again"
     );
     transacting(store, &mut b, 30_000).await;
-    buy(store, &b, 1, 25_000, 30_000, success, 5_000).await;
+    buy(
+        store,
+        &b,
+        vcr(1, 25_000, 30_000).ended(success, Some(5_000)),
+    )
+    .await;
     let exhausted = LogoutReason::Exhausted;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(exhausted),
-            Settle::Exhausted,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(exhausted),
+        Settle::Exhausted,
+    )
+    .await;
 
     import(store, "b1", 1..2).await;
     let mut b = bind(store, s[1].id, Some("b1")).await;
     login(store, &mut b, 20_000).await;
     let not_reseller = LogoutReason::NotReseller;
-    store
-        .close_binding(
-            b,
-            BindingEvent::LoggedOut(not_reseller),
-            Settle::NotReseller,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::LoggedOut(not_reseller),
+        Settle::NotReseller,
+    )
+    .await;
 
     import(store, "b1", 2..3).await;
     let mut b = bind(store, s[1].id, Some("b1")).await;
@@ -133,20 +90,23 @@ async fn scenario(store: &Store) {
     import(store, "b2", 10..11).await;
     let mut b = bind(store, s[2].id, Some("b2")).await;
     transacting(store, &mut b, 100_000).await;
-    buy(store, &b, 1, 50_000, 100_000, success, 50_000).await;
-    buy(store, &b, 2, 20_000, 50_000, None, 0).await;
+    buy(
+        store,
+        &b,
+        vcr(1, 50_000, 100_000).ended(success, Some(50_000)),
+    )
+    .await;
+    buy(store, &b, vcr(2, 20_000, 50_000)).await;
 
     import(store, "b2", 11..12).await;
     let b = bind(store, s[3].id, Some("b2")).await;
-    store
-        .close_binding(
-            b,
-            BindingEvent::Failed(FailReason::Blocked),
-            Settle::Blocked,
-            no_patch(),
-        )
-        .await
-        .unwrap();
+    close(
+        store,
+        b,
+        BindingEvent::Failed(FailReason::Blocked),
+        Settle::Blocked,
+    )
+    .await;
 
     import(store, "b1", 3..4).await;
 }

@@ -5,13 +5,13 @@
 use simrotor_domain::{
     AccountState, BindingEvent, BindingState, FailReason, LogoutReason, StateMachine,
 };
-use simrotor_persistence::{AccountRow, Binding, Settle, Store, StoreError};
+use simrotor_persistence::{AccountRow, Binding, Settle, Store};
 
 use crate::helpers::*;
 
 /// Closes `b` and returns its account's row; checks the binding ended as `want` and the
 /// account no longer names a server.
-async fn close(
+async fn close_and_check(
     store: &Store,
     b: Binding,
     event: BindingEvent,
@@ -30,63 +30,51 @@ async fn close(
         (want.as_str(), want.end_reason())
     );
     assert!(row.ended_at.is_some(), "an ended binding has its end time");
-    assert!(
-        store
-            .open_binding_of_server(server_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(open_binding_id(store, server_id).await.is_none());
     let account = account_row(store, account_id).await;
     assert_eq!(account.leased_server_id, None);
     assert_eq!(account.last_error.as_deref(), want.end_reason());
     account
 }
 
+/// [`close_and_check`] by a logout for `reason`.
+async fn log_out(store: &Store, b: Binding, reason: LogoutReason, settle: Settle) -> AccountRow {
+    let state = BindingState::LoggedOut(reason);
+    close_and_check(store, b, BindingEvent::LoggedOut(reason), settle, state).await
+}
+
+/// [`close_and_check`] by a failure for `reason`.
+async fn fail(store: &Store, b: Binding, reason: FailReason, settle: Settle) -> AccountRow {
+    close_and_check(
+        store,
+        b,
+        BindingEvent::Failed(reason),
+        settle,
+        BindingState::Failed(reason),
+    )
+    .await
+}
+
 both_databases!(exhausted_is_done);
 /// Pulsa used up: the number is DONE and never leased again.
 async fn exhausted_is_done(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (s, mut b) = one_binding(store).await;
     transacting(store, &mut b, 900).await;
     let reason = LogoutReason::Exhausted;
-    let account = close(
-        store,
-        b,
-        BindingEvent::LoggedOut(reason),
-        Settle::Exhausted,
-        BindingState::LoggedOut(reason),
-    )
-    .await;
+    let account = log_out(store, b, reason, Settle::Exhausted).await;
     assert_eq!((account.status, account.attempts), (AccountState::Done, 0));
-    assert!(
-        store
-            .lease_next_account(s[0].id, &me(), None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(leases_nothing(store, s[0].id, None).await);
 }
 
 both_databases!(not_reseller_is_marked);
 /// Not a reseller: NON_RESELLER with the reseller flag false.
 async fn not_reseller_is_marked(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     login(store, &mut b, 10_000).await;
     let reason = LogoutReason::NotReseller;
-    let account = close(
-        store,
-        b,
-        BindingEvent::LoggedOut(reason),
-        Settle::NotReseller,
-        BindingState::LoggedOut(reason),
-    )
-    .await;
+    let account = log_out(store, b, reason, Settle::NotReseller).await;
     assert_eq!(
         (account.status, account.is_reseller),
         (AccountState::NonReseller, Some(false))
@@ -97,19 +85,10 @@ both_databases!(blocked_is_blocked);
 /// Blocked by the telco: BLOCKED, never retried.
 async fn blocked_is_blocked(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     await_otp(store, &mut b).await;
     let reason = FailReason::Blocked;
-    let account = close(
-        store,
-        b,
-        BindingEvent::Failed(reason),
-        Settle::Blocked,
-        BindingState::Failed(reason),
-    )
-    .await;
+    let account = fail(store, b, reason, Settle::Blocked).await;
     assert_eq!(account.status, AccountState::Blocked);
     assert_eq!(store.available_count(None).await.unwrap(), 0);
 }
@@ -125,14 +104,7 @@ async fn login_failures_count_until_failed(db: TestDb) {
     let failed = Settle::LoginFailed { max_attempts: 2 };
 
     let b = bind(store, s[0].id, None).await;
-    let account = close(
-        store,
-        b,
-        BindingEvent::Failed(refused),
-        failed,
-        BindingState::Failed(refused),
-    )
-    .await;
+    let account = fail(store, b, refused, failed).await;
     assert_eq!(
         (account.status, account.attempts),
         (AccountState::Available, 1)
@@ -142,14 +114,7 @@ async fn login_failures_count_until_failed(db: TestDb) {
     assert_eq!(b.account.attempts, 1);
     login(store, &mut b, 5_000).await;
     let released = LogoutReason::Released;
-    let account = close(
-        store,
-        b,
-        BindingEvent::LoggedOut(released),
-        Settle::Released,
-        BindingState::LoggedOut(released),
-    )
-    .await;
+    let account = log_out(store, b, released, Settle::Released).await;
     assert_eq!(
         (account.status, account.attempts),
         (AccountState::Available, 1),
@@ -159,43 +124,21 @@ async fn login_failures_count_until_failed(db: TestDb) {
     let mut b = bind(store, s[0].id, None).await;
     await_otp(store, &mut b).await;
     let timeout = FailReason::OtpTimeout;
-    let account = close(
-        store,
-        b,
-        BindingEvent::Failed(timeout),
-        failed,
-        BindingState::Failed(timeout),
-    )
-    .await;
+    let account = fail(store, b, timeout, failed).await;
     assert_eq!(
         (account.status, account.attempts),
         (AccountState::Failed, 2)
     );
-    assert!(
-        store
-            .lease_next_account(s[0].id, &me(), None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(leases_nothing(store, s[0].id, None).await);
 }
 
 both_databases!(released_goes_back_unchanged);
 /// A server fault releases the number as it was: AVAILABLE, attempts unchanged.
 async fn released_goes_back_unchanged(db: TestDb) {
     let store = &db.store;
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let b = bind(store, s[0].id, None).await;
+    let (_, b) = one_binding(store).await;
     let reason = FailReason::ServerFaulted;
-    let account = close(
-        store,
-        b,
-        BindingEvent::Failed(reason),
-        Settle::Released,
-        BindingState::Failed(reason),
-    )
-    .await;
+    let account = fail(store, b, reason, Settle::Released).await;
     assert_eq!(
         (account.status, account.attempts),
         (AccountState::Available, 0)
@@ -224,13 +167,7 @@ async fn a_close_that_cannot_settle_changes_nothing(db: TestDb) {
             no_patch(),
         )
         .await;
-    match res {
-        Err(StoreError::LeaseLost {
-            account_id: a,
-            server_id,
-        }) => assert_eq!((a, server_id), (account_id, s[0].id)),
-        other => panic!("expected LeaseLost, got {other:?}"),
-    }
+    assert_lease_lost(res, account_id, s[0].id);
     let row = binding_row(store, id).await;
     assert_eq!(
         (row.state.as_str(), row.end_reason, row.ended_at),
@@ -242,13 +179,5 @@ async fn a_close_that_cannot_settle_changes_nothing(db: TestDb) {
         (AccountState::Leased, Some(s[1].id))
     );
     assert_eq!(account.last_error, None);
-    assert_eq!(
-        store
-            .open_binding_of_server(s[0].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        id
-    );
+    assert_eq!(open_binding_id(store, s[0].id).await.unwrap(), id);
 }

@@ -81,13 +81,5 @@ async fn only_old_unbound_leases_of_other_owners_are_released(db: TestDb) {
         0,
         "a second run finds nothing"
     );
-    assert_eq!(
-        store
-            .open_binding_of_server(s[1].id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        bound.id
-    );
+    assert_eq!(open_binding_id(store, s[1].id).await.unwrap(), bound.id);
 }

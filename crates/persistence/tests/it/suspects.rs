@@ -5,53 +5,9 @@ use chrono::Utc;
 use sea_orm::EntityTrait;
 use simrotor_domain::{TrxEvent, TrxStatus};
 use simrotor_persistence::entity::transaction;
-use simrotor_persistence::{Binding, Purchase, PurchaseIntent, PurchaseOutcome, Store, StoreError};
+use simrotor_persistence::{Binding, Purchase, PurchaseOutcome, Store, StoreError};
 
 use crate::helpers::*;
-
-/// A purchase on `b` (number `seq`, from `pulsa_awal`) ended by `event` with `pulsa_akhir`.
-async fn buy(
-    store: &Store,
-    b: &Binding,
-    seq: u32,
-    pulsa_awal: u64,
-    event: TrxEvent,
-    pulsa_akhir: Option<u64>,
-    note: Option<&str>,
-) -> Purchase {
-    let mut p = store
-        .write_purchase_intent(
-            b,
-            PurchaseIntent {
-                seq,
-                product_id: "VCR-10".to_owned(),
-                limit_harga: rp(10_500),
-                price: rp(10_000),
-                pulsa_awal: rp(pulsa_awal),
-            },
-        )
-        .await
-        .unwrap();
-    if seq == 1 {
-        store
-            .record_purchase_accepted(&mut p, "TRX-1", None, serde_json::json!({}))
-            .await
-            .unwrap();
-    }
-    store
-        .write_purchase_outcome(
-            &mut p,
-            event,
-            PurchaseOutcome {
-                pulsa_akhir: pulsa_akhir.map(rp),
-                note: note.map(str::to_owned),
-                ..PurchaseOutcome::default()
-            },
-        )
-        .await
-        .unwrap();
-    p
-}
 
 async fn stored(store: &Store, id: i64) -> transaction::Model {
     transaction::Entity::find_by_id(id)
@@ -64,38 +20,27 @@ async fn stored(store: &Store, id: i64) -> transaction::Model {
 /// Two suspects and a success on one binding of server 9900, in that order of ids:
 /// (suspect 1, success, suspect 2).
 async fn three_purchases(store: &Store) -> (Binding, Purchase, Purchase, Purchase) {
-    let s = servers(store, 1).await;
-    import(store, "b1", 0..1).await;
-    let mut b = bind(store, s[0].id, None).await;
+    let (_, mut b) = one_binding(store).await;
     transacting(store, &mut b, 50_000).await;
+    let lost = TrxEvent::AnswerLostBalanceDropped;
     let first = buy(
         store,
         &b,
-        1,
-        50_000,
-        TrxEvent::AnswerLostBalanceDropped,
-        Some(40_000),
-        Some("balance dropped by the price, no voucher"),
+        Buy::new(1, 50_000)
+            .accepted("TRX-1")
+            .ended(lost, Some(40_000))
+            .note("balance dropped by the price, no voucher"),
     )
     .await;
-    let ok = buy(
-        store,
-        &b,
-        2,
-        40_000,
-        TrxEvent::VoucherReceived,
-        Some(30_000),
-        None,
-    )
-    .await;
+    let ended = Buy::new(2, 40_000).ended(TrxEvent::VoucherReceived, Some(30_000));
+    let ok = buy(store, &b, ended).await;
+    let late = TrxEvent::DeadlineExpired;
     let second = buy(
         store,
         &b,
-        3,
-        30_000,
-        TrxEvent::DeadlineExpired,
-        None,
-        Some("no final status before the deadline"),
+        Buy::new(3, 30_000)
+            .ended(late, None)
+            .note("no final status before the deadline"),
     )
     .await;
     (b, first, ok, second)

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use simrotor_domain::{AccountState, Rupiah};
 use simrotor_persistence::{AnswerFilter, AnswerKind};
 use simrotor_slot::{Call, ProtocolProblem, SlotError};
+use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
     Setup, World, account, assert_all_settled, bindings_of, free_port, ledger_problems,
     numbers_where, sim_config,
 };
-use crate::scripted::Scripted;
 
 #[actix_rt::test]
 async fn an_unread_balance_after_the_last_purchase_leaves_the_exhausting_one_as_the_last() {
@@ -22,14 +22,14 @@ async fn an_unread_balance_after_the_last_purchase_leaves_the_exhausting_one_as_
     let numbers = numbers_where(&sim, 8_000, 1, |p| p.reseller && !p.blocked);
     let m = numbers[0].clone();
     let port = free_port();
-    let double = Scripted::new(
+    let double = ScriptedSlot::over_port(
         port,
         Box::new(|call, _, nth| {
             (call == Call::Balance && (5..=7).contains(&nth))
                 .then(|| SlotError::protocol(Call::Balance, ProtocolProblem::Truncated))
         }),
     );
-    let calls = double.calls.clone();
+    let calls = double.calls();
     let mut setup = Setup::new(sim, 1, numbers);
     setup.ports = Some(vec![port]);
     setup.double = Some((0, Arc::new(double)));
@@ -37,12 +37,7 @@ async fn an_unread_balance_after_the_last_purchase_leaves_the_exhausting_one_as_
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 
-    assert_eq!(
-        Scripted::calls_of(&calls, &[Call::Balance]).len(),
-        8,
-        "{:?}",
-        calls.lock().unwrap()
-    );
+    assert_eq!(calls.of(&[Call::Balance]).len(), 8, "{:?}", calls.all());
     assert_eq!(account(&store, &m).await.status, AccountState::Done);
     let bindings = bindings_of(&store, &m).await;
     assert_eq!(bindings.len(), 1, "{bindings:?}");

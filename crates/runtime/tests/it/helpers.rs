@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use simrotor_config::{OtpConfig, OtpSource};
-use simrotor_domain::Msisdn;
 use simrotor_runtime::http::{self, AdminHandle, AdminState};
 use simrotor_runtime::otp::OtpHub;
 
@@ -22,9 +21,7 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-pub fn number(n: u32) -> Msisdn {
-    Msisdn::parse(&format!("0812{n:08}")).unwrap()
-}
+pub use simrotor_test_support::number;
 
 pub fn hub(source: OtpSource) -> OtpHub {
     OtpHub::new(&OtpConfig {

@@ -1,5 +1,6 @@
 //! The runtime over real HTTP: the admin API started on an ephemeral port, called with
-//! reqwest, and the simulator of the operator's servers forwarding its SMS to it.
+//! reqwest, and the simulator of the operator's servers forwarding its SMS to it. The scriptable
+//! slot double, ports, numbers and waits come from `simrotor-test-support`.
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,5 +15,4 @@ mod books;
 mod otp;
 mod relogin;
 mod scenarios;
-mod scripted;
 mod sessions;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use simrotor_config::OtpSource;
 use simrotor_domain::{Msisdn, Rupiah};
-use simrotor_runtime::otp::{OtpFrom, OtpPurpose};
+use simrotor_runtime::otp::{OtpFrom, OtpPurpose, ReceivedOtp};
 use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 
 use crate::helpers::{AdminApi, PATIENCE, logs, number};
@@ -53,6 +53,19 @@ async fn call(
     answer["res"].clone()
 }
 
+/// Answers `path` (`/verifyOtp`, `/otp_idv`) with the code `received` brought: it must be
+/// accepted.
+async fn answer_with(
+    control: &AdminApi,
+    sim: &SimulatorHandle,
+    path: &str,
+    m: &Msisdn,
+    received: &ReceivedOtp,
+) {
+    let ack = call(control, sim, path, m, &[("otp", received.otp.expose())]).await;
+    assert_eq!(ack["status"], "0", "{ack}");
+}
+
 #[tokio::test]
 async fn a_binding_gets_the_login_and_transaction_codes_the_simulator_sends_by_sms() {
     let control = AdminApi::start(OtpSource::Both).await;
@@ -67,15 +80,7 @@ async fn a_binding_gets_the_login_and_transaction_codes_the_simulator_sends_by_s
     let received = waiter.wait(PATIENCE).await.unwrap();
     assert_eq!(received.from, OtpFrom::Forwarder);
     assert_eq!(Some(received.otp.expose()), sim.latest_otp(&m).as_deref());
-    let verified = call(
-        &control,
-        &sim,
-        "/verifyOtp",
-        &m,
-        &[("otp", received.otp.expose())],
-    )
-    .await;
-    assert_eq!(verified["status"], "0", "{verified}");
+    answer_with(&control, &sim, "/verifyOtp", &m, &received).await;
     assert!(control.hub.waiting().is_empty());
 
     // The first purchase on this device asks for a transaction OTP, also by SMS.
@@ -95,15 +100,7 @@ async fn a_binding_gets_the_login_and_transaction_codes_the_simulator_sends_by_s
     assert_eq!(trx["data"]["is_success"], 1, "{trx}");
     let received = waiter.wait(PATIENCE).await.unwrap();
     assert_eq!(Some(received.otp.expose()), sim.latest_otp(&m).as_deref());
-    let ack = call(
-        &control,
-        &sim,
-        "/otp_idv",
-        &m,
-        &[("otp", received.otp.expose())],
-    )
-    .await;
-    assert_eq!(ack["status"], "0", "{ack}");
+    answer_with(&control, &sim, "/otp_idv", &m, &received).await;
     assert_eq!(sim.pulsa(&m), Rupiah::new(17_000));
 
     sim.stop().await;
@@ -131,15 +128,7 @@ async fn the_operator_types_the_code_read_from_the_phone() {
     assert_eq!(status, 200, "{body}");
     let received = waiter.wait(PATIENCE).await.unwrap();
     assert_eq!(received.from, OtpFrom::Operator);
-    let verified = call(
-        &control,
-        &sim,
-        "/verifyOtp",
-        &m,
-        &[("otp", received.otp.expose())],
-    )
-    .await;
-    assert_eq!(verified["status"], "0", "{verified}");
+    answer_with(&control, &sim, "/verifyOtp", &m, &received).await;
 
     sim.stop().await;
     control.handle.stop().await;

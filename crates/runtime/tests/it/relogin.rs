@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use simrotor_domain::{AccountState, Rupiah};
 use simrotor_slot::{Call, SlotError};
+use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
     Setup, World, account, assert_all_settled, bindings_of, free_port, ledger_problems, log_lines,
     numbers_where, sim_config,
 };
-use crate::scripted::Scripted;
 
 /// The transacting binding's product list (the number's second `/list_idv`, after the
 /// reseller check's) is refused as an expired session: the binding goes back to `BOUND` and
@@ -21,14 +21,14 @@ async fn a_session_that_expires_while_listing_products_logs_in_again_in_the_same
     let sim = sim_config(15_000);
     let m = numbers_where(&sim, 13_100, 1, |p| p.reseller && !p.blocked).remove(0);
     let port = free_port();
-    let double = Scripted::new(
+    let double = ScriptedSlot::over_port(
         port,
         Box::new(|call, _, nth| {
             (call == Call::ListProducts && nth == 2)
                 .then(|| SlotError::refused(Call::ListProducts, "0", "token expired"))
         }),
     );
-    let calls = double.calls.clone();
+    let calls = double.calls();
     let mut setup = Setup::new(sim, 1, vec![m.clone()]);
     setup.ports = Some(vec![port]);
     setup.double = Some((0, Arc::new(double)));
@@ -47,7 +47,7 @@ async fn a_session_that_expires_while_listing_products_logs_in_again_in_the_same
     assert_all_settled(&store).await;
     let l = m.local();
     assert_eq!(
-        Scripted::calls_of(&calls, &[Call::RequestOtp, Call::ListProducts]),
+        calls.of(&[Call::RequestOtp, Call::ListProducts]),
         [
             format!("otp {l} ok"),
             format!("list_idv {l} ok"),

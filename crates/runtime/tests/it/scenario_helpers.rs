@@ -3,8 +3,6 @@
 //! ephemeral ports; numbers picked by their simulated profile; polling with a deadline; and the
 //! database held against the simulator's ledger.
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,15 +15,15 @@ use simrotor_persistence::{
 use simrotor_runtime::start::{RunOptions, Running, start};
 use simrotor_simulator::{LedgerEntry, NumberProfile, Simulator, SimulatorConfig, SimulatorHandle};
 use simrotor_slot::{HttpOptions, HttpSlotClient, SlotClient};
+use simrotor_test_support::{PATIENCE, number_with_prefix, reconcile_store};
+pub use simrotor_test_support::{free_port, free_ports, wait_for};
 use tempfile::TempDir;
 
 use crate::helpers::logs;
 
 /// How long any wait may take before the test fails: generous for a loaded 2-core machine; a
 /// passing test never waits for it.
-pub const DEADLINE: Duration = Duration::from_secs(60);
-/// How often a wait looks again.
-const POLL: Duration = Duration::from_millis(20);
+pub const DEADLINE: Duration = PATIENCE.deadline;
 
 pub const BATCH: &str = "SCN";
 
@@ -64,7 +62,7 @@ pub fn numbers_where(
     wanted: impl Fn(&NumberProfile) -> bool,
 ) -> Vec<Msisdn> {
     let found: Vec<Msisdn> = (base..base + 10_000)
-        .map(|n| Msisdn::parse(&format!("0815{n:08}")).unwrap())
+        .map(|n| number_with_prefix("0815", n))
         .filter(|m| wanted(&NumberProfile::derive(sim, m)))
         .take(count)
         .collect();
@@ -80,21 +78,6 @@ pub fn http_client(spec: &ServerSpec) -> Arc<dyn SlotClient> {
         ..HttpOptions::from_spec(spec)
     };
     Arc::new(HttpSlotClient::with_options(options).unwrap())
-}
-
-pub fn free_port() -> u16 {
-    free_ports(1)[0]
-}
-
-/// `n` distinct loopback ports free right now (all held at once while picked).
-pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
 }
 
 /// What a scenario runs.
@@ -238,6 +221,13 @@ impl World {
         (self.store, ledger, self.sim, self._dir)
     }
 
+    /// GETs `path` from the admin API; the JSON answer.
+    pub async fn get_admin(&self, path: &str) -> serde_json::Value {
+        let admin = self.running.admin.as_ref().unwrap();
+        let resp = self.http.get(admin.url(path)).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     /// POSTs `body` to the admin API; the status and the JSON answer.
     pub async fn post_admin(
         &self,
@@ -280,25 +270,6 @@ pub async fn port_of_server_id(store: &Store, id: i64) -> u16 {
         .find(|s| s.id == id)
         .unwrap()
         .port
-}
-
-/// Polls `probe` until it gives `Some`, failing the test at the deadline with `what`.
-pub async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {DEADLINE:?} for: {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 pub async fn account(store: &Store, msisdn: &Msisdn) -> AccountRow {
@@ -345,79 +316,13 @@ pub async fn purchases_on(store: &Store, server_id: i64) -> Vec<Purchase> {
         .collect()
 }
 
-/// Every way the database disagrees with what the servers executed: each executed purchase is
-/// exactly one SUKSES/SUSPECT row (by trx id; a lost answer by number and price, SUSPECT), no
-/// row claims a purchase the ledger lacks, none is left PROCESSING, and each binding's
-/// `balance_start` − Σ executed prices = `balance_last`.
+/// Every way the database disagrees with what the servers executed, in words: the simulator's
+/// one reconcile (each executed purchase exactly one SUKSES/SUSPECT row on its number at its
+/// price, no row claiming a purchase the ledger lacks, none left PROCESSING, each binding's
+/// pulsa adding up).
 pub async fn ledger_problems(store: &Store, ledger: &[LedgerEntry]) -> Vec<String> {
-    let rows = all_purchases(store).await;
-    let mut problems = Vec::new();
-    let by_trx: HashMap<&str, &LedgerEntry> =
-        ledger.iter().map(|e| (e.trx_id.as_str(), e)).collect();
-    let mut matched: HashSet<String> = HashSet::new();
-    for row in &rows {
-        match (row.status, row.trx_id.as_deref()) {
-            (TrxStatus::Processing, _) => problems.push(format!("{} PROCESSING", row.attempt_key)),
-            (TrxStatus::Success | TrxStatus::Suspect, Some(trx)) => match by_trx.get(trx) {
-                None => problems.push(format!("{} claims {trx}, never executed", row.attempt_key)),
-                Some(e) => {
-                    if !matched.insert(trx.to_owned()) {
-                        problems.push(format!("{trx} has two rows"));
-                    }
-                    if e.price != row.price || e.msisdn.as_str() != row.msisdn {
-                        problems.push(format!("{} differs from the ledger", row.attempt_key));
-                    }
-                    if row.status == TrxStatus::Success && e.voucher != row.voucher {
-                        problems.push(format!("{} has another voucher", row.attempt_key));
-                    }
-                }
-            },
-            (TrxStatus::Failed, Some(trx)) if by_trx.contains_key(trx) => {
-                problems.push(format!("{} GAGAL but {trx} executed", row.attempt_key));
-            }
-            _ => {}
-        }
-    }
-    let mut lost: Vec<&Purchase> = rows
-        .iter()
-        .filter(|r| r.status == TrxStatus::Suspect && r.trx_id.is_none())
-        .collect();
-    for e in ledger.iter().filter(|e| !matched.contains(&e.trx_id)) {
-        match lost
-            .iter()
-            .position(|r| r.msisdn == e.msisdn.as_str() && r.price == e.price)
-        {
-            Some(i) => {
-                lost.remove(i);
-            }
-            None => problems.push(format!("{} executed but has no row", e.trx_id)),
-        }
-    }
-    problems.extend(
-        lost.iter()
-            .map(|r| format!("{} SUSPECT matches no purchase", r.attempt_key)),
-    );
-    let mut spent: HashMap<i64, u64> = HashMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| matches!(r.status, TrxStatus::Success | TrxStatus::Suspect))
-    {
-        *spent.entry(r.binding_id).or_default() += r.price.get();
-    }
-    for b in store.binding_rows().await.unwrap() {
-        if let (Some(start), Some(last)) = (b.balance_start, b.balance_last) {
-            let spent = spent.get(&b.id).copied().unwrap_or(0);
-            if u64::try_from(start).unwrap().checked_sub(spent)
-                != Some(u64::try_from(last).unwrap())
-            {
-                problems.push(format!(
-                    "binding {}: start {start} - spent {spent} != last {last}",
-                    b.id
-                ));
-            }
-        }
-    }
-    problems
+    let report = reconcile_store(store, ledger).await;
+    report.discrepancies.iter().map(|d| d.to_string()).collect()
 }
 
 /// The pulsa left after buying greedily from the default wanted list (650, 647, 646) for a

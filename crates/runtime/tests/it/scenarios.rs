@@ -5,16 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::json;
-use simrotor_domain::{AccountState, Email, Msisdn, Pin, Rupiah, ServerState, TrxStatus};
+use simrotor_domain::{AccountState, Msisdn, Rupiah, ServerState, TrxStatus};
 use simrotor_runtime::mode::Mode;
 use simrotor_runtime::supervisor::SetServerMode;
 use simrotor_simulator::{SimulatorConfig, SimulatorFaults};
-use simrotor_slot::{
-    Ack, Balance, Call, Otp, ProductListing, ProtocolProblem, Reply, SlotClient, SlotError,
-    SlotErrorKind, SlotResult, TokenLocation, TokenLogin, TrxAccepted, TrxProgress,
-};
+use simrotor_slot::{ProtocolProblem, SlotError, SlotErrorKind};
+use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
     Setup, World, account, accounts, all_purchases, assert_all_settled, bindings_of, free_ports,
@@ -187,17 +184,25 @@ async fn waiting_for_login_otp(world: &World, m: &Msisdn, sms: usize) -> u16 {
     port_of_server_id(&store, server_id).await
 }
 
+/// One server and one number (found from `base`, with `pulsa`) whose login OTP no forwarder
+/// brings: someone must type it.
+fn without_forwarder(pulsa: u64, base: u32) -> (Setup, Msisdn) {
+    let sim = sim_config(pulsa);
+    let numbers = numbers_where(&sim, base, 1, |_| true);
+    let m = numbers[0].clone();
+    let setup = Setup {
+        forward_sms: false,
+        ..Setup::new(sim, 1, numbers)
+    };
+    (setup, m)
+}
+
 /// 4. A wrong code sends the binding back to OTP_REQUESTED, which asks for a fresh OTP; the
 ///    right code then logs it in and it finishes.
 #[actix_rt::test]
 async fn a_wrong_otp_asks_for_a_fresh_one_and_the_right_one_logs_in() {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 4_000, 1, |_| true);
-    let m = &numbers[0];
-    let setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
+    let (setup, m) = without_forwarder(10_000, 4_000);
+    let m = &m;
     let mut world = World::start(setup).await;
 
     let port = waiting_for_login_otp(&world, m, 1).await;
@@ -243,13 +248,8 @@ async fn a_wrong_otp_asks_for_a_fresh_one_and_the_right_one_logs_in() {
 /// 5. With the forwarder off, the operator sees which server waits and types the code in.
 #[actix_rt::test]
 async fn the_operator_sees_the_waiting_server_and_types_the_code() {
-    let sim = sim_config(20_000);
-    let numbers = numbers_where(&sim, 5_000, 1, |_| true);
-    let m = &numbers[0];
-    let setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
+    let (setup, m) = without_forwarder(20_000, 5_000);
+    let m = &m;
     let mut world = World::start(setup).await;
 
     let port = waiting_for_login_otp(&world, m, 1).await;
@@ -262,16 +262,7 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     assert_eq!(row.port, port);
     let recap = world.store.recap(None).await.unwrap().total;
     assert_eq!((recap.numbers.waiting_otp, recap.numbers.in_use), (1, 1));
-    let control = world.running.admin.as_ref().unwrap();
-    let waiting: serde_json::Value = world
-        .http
-        .get(control.url("/otp/waiting"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let waiting = world.get_admin("/otp/waiting").await;
     assert_eq!(waiting[0]["server"], port, "{waiting}");
     assert_eq!(waiting[0]["msisdn"], m.as_str());
     assert_eq!(waiting[0]["purpose"], "login");
@@ -295,19 +286,20 @@ async fn the_operator_sees_the_waiting_server_and_types_the_code() {
     sim.stop().await;
 }
 
+/// [`without_forwarder`] where nobody types the code either: a 1 s OTP timeout and
+/// `max_attempts` logins.
+async fn otp_never_comes(base: u32, max_attempts: u32) -> (World, Msisdn) {
+    let (mut setup, m) = without_forwarder(10_000, base);
+    setup.config.otp.timeout = Duration::from_secs(1);
+    setup.config.login.max_attempts = max_attempts;
+    (World::start(setup).await, m)
+}
+
 /// 6a. No OTP comes: the binding times out, and with one attempt allowed the number is FAILED.
 #[actix_rt::test]
 async fn an_otp_that_never_comes_times_out_and_fails_the_number() {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 6_000, 1, |_| true);
-    let m = &numbers[0];
-    let mut setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
-    setup.config.otp.timeout = Duration::from_secs(1);
-    setup.config.login.max_attempts = 1;
-    let mut world = World::start(setup).await;
+    let (mut world, m) = otp_never_comes(6_000, 1).await;
+    let m = &m;
     world.finished().await;
     assert!(world.running.otp.waiting().is_empty());
     let (store, ledger, sim, _dir) = world.stop().await;
@@ -333,16 +325,8 @@ async fn an_otp_that_never_comes_times_out_and_fails_the_number() {
 ///     counted), is leased again, and fails for good on its second timeout.
 #[actix_rt::test]
 async fn a_timed_out_number_goes_back_to_the_pool_until_its_attempts_are_spent() {
-    let sim = sim_config(10_000);
-    let numbers = numbers_where(&sim, 6_500, 1, |_| true);
-    let m = &numbers[0];
-    let mut setup = Setup {
-        forward_sms: false,
-        ..Setup::new(sim, 1, numbers.clone())
-    };
-    setup.config.otp.timeout = Duration::from_secs(1);
-    setup.config.login.max_attempts = 2;
-    let mut world = World::start(setup).await;
+    let (mut world, m) = otp_never_comes(6_500, 2).await;
+    let m = &m;
 
     let store = world.store.clone();
     let between = wait_for("the first binding to time out", || {
@@ -552,47 +536,11 @@ async fn a_server_down_for_a_while_goes_offline_and_resumes_its_number() {
 }
 
 /// A server whose every call panics.
-#[derive(Debug)]
-struct Broken;
+fn broken() -> ScriptedSlot {
+    ScriptedSlot::alone(Box::new(|_, _, _| panic!("{BROKEN}")))
+}
 
 const BROKEN: &str = "the test double's server is broken";
-
-#[async_trait]
-impl SlotClient for Broken {
-    async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<TokenLogin>> {
-        panic!("{BROKEN}")
-    }
-    async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
-        panic!("{BROKEN}")
-    }
-    async fn token_location(&self, _: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
-        panic!("{BROKEN}")
-    }
-    async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        panic!("{BROKEN}")
-    }
-    async fn buy(
-        &self,
-        _: &Msisdn,
-        _: &str,
-        _: &Email,
-        _: Rupiah,
-    ) -> SlotResult<Reply<TrxAccepted>> {
-        panic!("{BROKEN}")
-    }
-    async fn transaction_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-    async fn trx_status(&self, _: &Msisdn, _: &str) -> SlotResult<Reply<TrxProgress>> {
-        panic!("{BROKEN}")
-    }
-    async fn logout(&self, _: &Msisdn) -> SlotResult<Reply<Ack>> {
-        panic!("{BROKEN}")
-    }
-}
 
 /// 10. A server that always fails is restarted until the limit, then FAULTED with its reason;
 ///     the others finish the pool and the run ends.
@@ -601,7 +549,7 @@ async fn a_server_that_always_fails_is_faulted_while_the_others_finish() {
     let sim = sim_config(15_000);
     let numbers = numbers_where(&sim, 10_000, 4, |_| true);
     let mut setup = Setup {
-        double: Some((0, Arc::new(Broken))),
+        double: Some((0, Arc::new(broken()))),
         ..Setup::new(sim, 2, numbers.clone())
     };
     setup.config.restart.max_restarts = 2;
@@ -644,53 +592,15 @@ async fn a_server_that_always_fails_is_faulted_while_the_others_finish() {
 }
 
 /// A server whose every call answers an HTML error page (a proxy in front of a dead server).
-#[derive(Debug)]
-struct Garbage;
-
-fn html(call: Call) -> SlotError {
-    SlotError::new(
-        call,
-        SlotErrorKind::Protocol {
-            what: ProtocolProblem::Html,
-        },
-    )
-}
-
-#[async_trait]
-impl SlotClient for Garbage {
-    async fn request_otp(&self, _: &Msisdn, _: &Pin) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::RequestOtp))
-    }
-    async fn verify_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<TokenLogin>> {
-        Err(html(Call::VerifyOtp))
-    }
-    async fn balance(&self, _: &Msisdn) -> SlotResult<Reply<Balance>> {
-        Err(html(Call::Balance))
-    }
-    async fn token_location(&self, _: &Msisdn) -> SlotResult<Reply<TokenLocation>> {
-        Err(html(Call::TokenLocation))
-    }
-    async fn list_products(&self, _: &Msisdn) -> SlotResult<Reply<ProductListing>> {
-        Err(html(Call::ListProducts))
-    }
-    async fn buy(
-        &self,
-        _: &Msisdn,
-        _: &str,
-        _: &Email,
-        _: Rupiah,
-    ) -> SlotResult<Reply<TrxAccepted>> {
-        Err(html(Call::Buy))
-    }
-    async fn transaction_otp(&self, _: &Msisdn, _: &Otp) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::TransactionOtp))
-    }
-    async fn trx_status(&self, _: &Msisdn, _: &str) -> SlotResult<Reply<TrxProgress>> {
-        Err(html(Call::TrxStatus))
-    }
-    async fn logout(&self, _: &Msisdn) -> SlotResult<Reply<Ack>> {
-        Err(html(Call::Logout))
-    }
+fn garbage() -> ScriptedSlot {
+    ScriptedSlot::alone(Box::new(|call, _, _| {
+        Some(SlotError::new(
+            call,
+            SlotErrorKind::Protocol {
+                what: ProtocolProblem::Html,
+            },
+        ))
+    }))
 }
 
 /// 10b. A server that answers only garbage never reaches the Supervisor (the driver handles
@@ -701,7 +611,7 @@ async fn a_server_answering_garbage_hands_every_number_back_to_the_pool() {
     let sim = sim_config(15_000);
     let numbers = numbers_where(&sim, 10_500, 3, |_| true);
     let setup = Setup {
-        double: Some((0, Arc::new(Garbage))),
+        double: Some((0, Arc::new(garbage()))),
         ..Setup::new(sim, 2, numbers.clone())
     };
     let mut world = World::start(setup).await;

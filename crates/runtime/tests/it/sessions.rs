@@ -3,17 +3,17 @@
 //! whose logout could not be read is logged out before the next number logs in, and a login
 //! refused because the server is in use logs the holder out and tries once more.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use simrotor_domain::{AccountState, Msisdn, Rupiah};
 use simrotor_persistence::{AnswerFilter, AnswerKind};
 use simrotor_slot::{Call, ProtocolProblem, RawBody, SlotError};
+use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
     Setup, World, accounts, assert_all_settled, free_port, ledger_problems, numbers_where,
     sim_config,
 };
-use crate::scripted::Scripted;
 
 /// An unreadable logout answer, with a token in it that must be kept masked.
 fn lost_logout() -> SlotError {
@@ -34,13 +34,13 @@ async fn two_numbers_one_server(lost_logouts: u32) -> (Vec<String>, Msisdn, Msis
     let (a, b) = (numbers[0].clone(), numbers[1].clone());
     let port = free_port();
     let holder = a.clone();
-    let double = Scripted::new(
+    let double = ScriptedSlot::over_port(
         port,
         Box::new(move |call, m, nth| {
             (call == Call::Logout && *m == holder && nth <= lost_logouts).then(lost_logout)
         }),
     );
-    let calls: Arc<Mutex<Vec<String>>> = double.calls.clone();
+    let calls = double.calls();
     let mut setup = Setup::new(sim, 1, numbers.clone());
     setup.ports = Some(vec![port]);
     setup.double = Some((0, Arc::new(double)));
@@ -74,7 +74,7 @@ async fn two_numbers_one_server(lost_logouts: u32) -> (Vec<String>, Msisdn, Msis
         assert!(body.contains("****"), "{body}");
     }
     sim.stop().await;
-    let calls = Scripted::calls_of(&calls, &[Call::RequestOtp, Call::Logout]);
+    let calls = calls.of(&[Call::RequestOtp, Call::Logout]);
     (calls, a, b)
 }
 

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use simrotor_simulator::{Simulator, SimulatorConfig, SimulatorError, SimulatorFaults};
+use simrotor_test_support::Patience;
 
 use crate::helpers::{Sim, config, free_port, number};
 
@@ -175,6 +176,11 @@ async fn at_lost_answer_rate_one_a_purchase_is_debited_and_its_answer_never_come
     sim.stop().await;
 }
 
+/// How long a port's down window may take to begin or end, and how often to look.
+fn port_patience() -> Patience {
+    Patience::new(Duration::from_secs(30), Duration::from_millis(50))
+}
+
 async fn refused(sim: &Sim, server: usize) -> bool {
     match sim.try_get(server, "/_sim/ledger", &[]).await {
         Ok(_) => false,
@@ -218,11 +224,11 @@ async fn a_port_comes_back_after_its_down_window() {
         &[down],
     )
     .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while refused(&sim, 0).await {
-        assert!(Instant::now() < deadline, "the port never came back");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    port_patience()
+        .wait_for("the port to come back", || async {
+            (!refused(&sim, 0).await).then_some(())
+        })
+        .await;
     let m = number(67);
     sim.login(0, &m).await;
     sim.stop().await;
@@ -241,11 +247,11 @@ async fn a_port_goes_down_when_its_window_begins() {
         &[down],
     )
     .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !refused(&sim, 0).await {
-        assert!(Instant::now() < deadline, "the port never went down");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    port_patience()
+        .wait_for("the port to go down", || async {
+            refused(&sim, 0).await.then_some(())
+        })
+        .await;
     sim.stop().await;
 }
 

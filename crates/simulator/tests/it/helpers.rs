@@ -1,6 +1,5 @@
 //! A started simulator with a client, and the calls every topic repeats.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,9 +32,7 @@ pub fn config() -> SimulatorConfig {
     }
 }
 
-pub fn number(n: u32) -> Msisdn {
-    Msisdn::parse(&format!("0812{n:08}")).unwrap()
-}
+pub use simrotor_test_support::{free_port, number};
 
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -44,15 +41,6 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// A port that was free a moment ago, for knobs that name a port before the simulator starts.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP answer, kept whole.

@@ -38,10 +38,7 @@ pub fn client(options: HttpOptions) -> HttpSlotClient {
 
 /// A port nobody listens on: bound, then released.
 pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+    format!("http://127.0.0.1:{}", simrotor_test_support::free_port())
 }
 
 /// One request as the stub read it.
@@ -203,6 +200,16 @@ fn head(status: u16, content_type: &str, framing: &str) -> String {
     )
 }
 
+/// A 200 JSON head announcing 1,000 bytes more than `partial`, then `partial`: an answer cut
+/// short.
+async fn write_partial(stream: &mut TcpStream, partial: &str) -> std::io::Result<()> {
+    let framing = format!("Content-Length: {}", partial.len() + 1000);
+    let head = head(200, "application/json", &framing);
+    stream
+        .write_all(format!("{head}{partial}").as_bytes())
+        .await
+}
+
 async fn respond(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
     match act {
         Act::Answer {
@@ -217,12 +224,7 @@ async fn respond(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
             stream.shutdown().await
         }
         Act::Stall { partial } => {
-            let framing = format!("Content-Length: {}", partial.len() + 1000);
-            stream
-                .write_all(
-                    format!("{}{partial}", head(200, "application/json", &framing)).as_bytes(),
-                )
-                .await?;
+            write_partial(stream, &partial).await?;
             stream.flush().await?;
             std::future::pending::<()>().await;
             Ok(())
@@ -237,21 +239,11 @@ async fn respond(stream: &mut TcpStream, act: Act) -> std::io::Result<()> {
             }
         }
         Act::CutMidAnswer { partial } => {
-            let framing = format!("Content-Length: {}", partial.len() + 1000);
-            stream
-                .write_all(
-                    format!("{}{partial}", head(200, "application/json", &framing)).as_bytes(),
-                )
-                .await?;
+            write_partial(stream, &partial).await?;
             stream.shutdown().await
         }
         Act::ResetMidAnswer { partial } => {
-            let framing = format!("Content-Length: {}", partial.len() + 1000);
-            stream
-                .write_all(
-                    format!("{}{partial}", head(200, "application/json", &framing)).as_bytes(),
-                )
-                .await?;
+            write_partial(stream, &partial).await?;
             stream.flush().await?;
             stream.set_zero_linger()
         }

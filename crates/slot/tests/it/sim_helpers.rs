@@ -13,6 +13,7 @@ use simrotor_slot::{
     HttpOptions, HttpSlotClient, Otp, RefusalReason, SlotClient, SlotError, SlotErrorKind,
     TokenLogin, TransportKind,
 };
+use simrotor_test_support::{Patience, number_with_prefix};
 
 /// The PIN every test logs in with (the simulator learns a number's PIN from its first `/otp`).
 pub const PIN: &str = "246810";
@@ -47,7 +48,7 @@ pub fn with_faults(faults: SimulatorFaults) -> SimulatorConfig {
 }
 
 pub fn number(n: u32) -> Msisdn {
-    Msisdn::parse(&format!("0857{n:08}")).unwrap()
+    number_with_prefix("0857", n)
 }
 
 pub fn pin() -> Pin {
@@ -58,14 +59,7 @@ pub fn email() -> Email {
     Email::parse(EMAIL).unwrap()
 }
 
-/// A port that was free a moment ago, for knobs that name a port before the simulator starts.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use simrotor_test_support::free_port;
 
 /// The client for `spec`, with the repeats' backoff shortened so that tests do not sleep.
 pub fn client_for(spec: &ServerSpec) -> HttpSlotClient {
@@ -222,9 +216,7 @@ pub fn transport(err: &SlotError) -> (TransportKind, bool) {
 /// Waits, within a generous bound, until `done` holds: for effects of a call that the server
 /// made before the client gave up on the answer.
 pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    Patience::new(Duration::from_secs(30), Duration::from_millis(20))
+        .wait_for(what, || std::future::ready(done().then_some(())))
+        .await;
 }
