@@ -35,9 +35,9 @@ impl Rows for Accounts {
             .map(|a| {
                 vec![
                     a.id.to_string(),
-                    a.msisdn.clone(),
-                    a.email.clone(),
-                    a.batch_id.clone(),
+                    a.msisdn.to_string(),
+                    a.email.to_string(),
+                    a.batch_id.to_string(),
                     a.status.to_string(),
                     a.is_reseller
                         .map(|r| if r { "yes" } else { "no" })

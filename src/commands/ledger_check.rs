@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use simrotor_config::Config;
-use simrotor_domain::{Msisdn, Rupiah, TrxStatus};
+use simrotor_domain::TrxStatus;
 use simrotor_persistence::Store;
 use simrotor_simulator::{
     BookedBinding, BookedPurchase, Books, LedgerEntry, Reconciliation, reconcile,
@@ -56,8 +56,7 @@ async fn books(store: &Store) -> anyhow::Result<Books> {
     for status in TrxStatus::ALL {
         for p in store.purchases_with_status(*status).await? {
             purchases.push(BookedPurchase {
-                msisdn: Msisdn::parse(&p.msisdn)
-                    .with_context(|| format!("purchase {} has a corrupt number", p.id))?,
+                msisdn: p.msisdn,
                 id: p.id,
                 attempt_key: p.attempt_key,
                 binding_id: p.binding_id,
@@ -69,20 +68,17 @@ async fn books(store: &Store) -> anyhow::Result<Books> {
             });
         }
     }
-    let money = |id: i64, v: Option<i64>| {
-        v.map(Rupiah::from_i64)
-            .transpose()
-            .with_context(|| format!("binding {id} has a corrupt balance"))
-    };
-    let mut bindings = Vec::new();
-    for b in store.binding_rows().await? {
-        bindings.push(BookedBinding {
+    let bindings = store
+        .binding_records()
+        .await?
+        .into_iter()
+        .map(|b| BookedBinding {
             id: b.id,
             account_id: b.account_id,
-            balance_start: money(b.id, b.balance_start)?,
-            balance_last: money(b.id, b.balance_last)?,
-        });
-    }
+            balance_start: b.balance_start,
+            balance_last: b.balance_last,
+        })
+        .collect();
     Ok(Books {
         purchases,
         bindings,

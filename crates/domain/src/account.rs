@@ -127,9 +127,7 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_matches_the_table() {
-        check_every_pair(S::ALL, &events(), |state, event| {
-            legal(*state, event.clone())
-        });
+        check_every_pair(S::ALL, &events(), |state, event| legal(*state, *event));
     }
 
     #[test]

@@ -264,9 +264,7 @@ mod tests {
 
     #[test]
     fn every_state_event_pair_matches_the_table() {
-        let allowed = check_every_pair(&S::all(), &E::all(), |state, event| {
-            legal(*state, event.clone())
-        });
+        let allowed = check_every_pair(&S::all(), &E::all(), |state, event| legal(*state, *event));
         // 6 happy-path moves, 3 logged-in states × (1 expiry + 4 logouts), 6 live states × 7 fails.
         assert_eq!(allowed, 6 + 3 * 5 + 6 * 7);
     }

@@ -60,6 +60,20 @@ impl Email {
     }
 }
 
+/// Written as its text, as the store and the listings show it.
+impl serde::Serialize for Email {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Compared with its stored text (`62…` for a number), as the tables and the tests write it.
+impl PartialEq<&str> for Email {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -94,6 +94,13 @@ impl FromStr for Msisdn {
     }
 }
 
+/// Compared with its stored text (`62…` for a number), as the tables and the tests write it.
+impl PartialEq<&str> for Msisdn {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for Msisdn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

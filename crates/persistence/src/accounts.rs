@@ -53,27 +53,29 @@ pub struct LeasedAccount {
     pub email: Email,
     /// `None`: use `login.default_pin`.
     pub pin: Option<Pin>,
-    pub batch_id: String,
+    pub batch_id: BatchId,
     pub attempts: u32,
+}
+
+/// A stored account field, parsed again by the domain: a value that does not parse is a corrupt
+/// row, named with its field.
+fn stored<T, E: std::fmt::Display>(
+    id: i64,
+    field: &str,
+    parsed: Result<T, E>,
+) -> Result<T, StoreError> {
+    parsed.map_err(|e| StoreError::corrupt("accounts", id, format!("{field}: {e}")))
 }
 
 impl TryFrom<account::Model> for LeasedAccount {
     type Error = StoreError;
     fn try_from(m: account::Model) -> Result<Self, StoreError> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| {
-            StoreError::corrupt("accounts", m.id, format!("{what}: {e}"))
-        };
         Ok(LeasedAccount {
             id: m.id,
-            msisdn: Msisdn::parse(&m.msisdn).map_err(|e| bad("msisdn", &e))?,
-            email: Email::parse(&m.email).map_err(|e| bad("email", &e))?,
-            pin: m
-                .pin
-                .as_deref()
-                .map(Pin::parse)
-                .transpose()
-                .map_err(|e| bad("pin", &e))?,
-            batch_id: m.batch_id,
+            msisdn: stored(m.id, "msisdn", Msisdn::parse(&m.msisdn))?,
+            email: stored(m.id, "email", Email::parse(&m.email))?,
+            pin: stored(m.id, "pin", m.pin.as_deref().map(Pin::parse).transpose())?,
+            batch_id: stored(m.id, "batch_id", BatchId::parse(&m.batch_id))?,
             attempts: u32::try_from(m.attempts).unwrap_or(0),
         })
     }
@@ -102,9 +104,9 @@ impl Lease {
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountRow {
     pub id: i64,
-    pub msisdn: String,
-    pub email: String,
-    pub batch_id: String,
+    pub msisdn: Msisdn,
+    pub email: Email,
+    pub batch_id: BatchId,
     pub status: AccountState,
     pub is_reseller: Option<bool>,
     pub attempts: i32,
@@ -291,13 +293,10 @@ impl Store {
                 .exec(&self.db)
                 .await?;
             if res.rows_affected == 1 {
-                let bad = |what: &str, e: &dyn std::fmt::Display| {
-                    StoreError::corrupt("accounts", m.id, format!("{what}: {e}"))
-                };
                 released.push(ReleasedLease {
                     account_id: m.id,
-                    msisdn: Msisdn::parse(&m.msisdn).map_err(|e| bad("msisdn", &e))?,
-                    batch_id: BatchId::parse(&m.batch_id).map_err(|e| bad("batch_id", &e))?,
+                    msisdn: stored(m.id, "msisdn", Msisdn::parse(&m.msisdn))?,
+                    batch_id: stored(m.id, "batch_id", BatchId::parse(&m.batch_id))?,
                     server_id: m.leased_server_id,
                     from,
                     to,
@@ -326,9 +325,9 @@ impl Store {
                 Ok(AccountRow {
                     status: m.status.parse()?,
                     id: m.id,
-                    msisdn: m.msisdn,
-                    email: m.email,
-                    batch_id: m.batch_id,
+                    msisdn: stored(m.id, "msisdn", Msisdn::parse(&m.msisdn))?,
+                    email: stored(m.id, "email", Email::parse(&m.email))?,
+                    batch_id: stored(m.id, "batch_id", BatchId::parse(&m.batch_id))?,
                     is_reseller: m.is_reseller,
                     attempts: m.attempts,
                     leased_server_id: m.leased_server_id,

@@ -2,11 +2,11 @@
 //! domain's transition function as compare-and-set on the state it was read in, closed
 //! together with the settlement of its account in one transaction.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use simrotor_domain::{
-    AccountEvent, AccountState, BindingEvent, BindingState, Rupiah, StateMachine,
+    AccountEvent, AccountState, BatchId, BindingEvent, BindingState, Msisdn, Rupiah, StateMachine,
 };
 
 use crate::accounts::{Lease, LeasedAccount, end_lease};
@@ -27,6 +27,80 @@ pub struct Binding {
 impl Binding {
     pub fn state(&self) -> BindingState {
         self.state
+    }
+
+    /// This binding as one that may buy: only a `TRANSACTING` binding can be handed to
+    /// [`Store::write_purchase_intent`].
+    pub fn transacting(&self) -> Result<Transacting<'_>, StoreError> {
+        if self.state != BindingState::Transacting {
+            return Err(StoreError::NotTransacting {
+                id: self.id,
+                state: self.state.as_str().to_owned(),
+            });
+        }
+        Ok(Transacting(self))
+    }
+}
+
+/// A binding as the books read it: open or ended, its number, its state and its balances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub server_id: i64,
+    pub batch_id: BatchId,
+    pub msisdn: Msisdn,
+    pub state: BindingState,
+    pub balance_start: Option<Rupiah>,
+    pub balance_last: Option<Rupiah>,
+    pub device_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl BindingRecord {
+    /// Why it ended (`EXHAUSTED`, `PROTOCOL`, …), as the table stores it; `None` while open.
+    pub fn end_reason(&self) -> Option<&'static str> {
+        self.state.end_reason()
+    }
+}
+
+impl TryFrom<binding::Model> for BindingRecord {
+    type Error = StoreError;
+    fn try_from(m: binding::Model) -> Result<Self, StoreError> {
+        let bad = |field: &str, e: &dyn std::fmt::Display| {
+            StoreError::corrupt("bindings", m.id, format!("{field}: {e}"))
+        };
+        let money = |v: Option<i64>, field: &str| {
+            v.map(Rupiah::from_i64)
+                .transpose()
+                .map_err(|e| bad(field, &e))
+        };
+        Ok(BindingRecord {
+            id: m.id,
+            account_id: m.account_id,
+            server_id: m.server_id,
+            batch_id: BatchId::parse(&m.batch_id).map_err(|e| bad("batch_id", &e))?,
+            msisdn: Msisdn::parse(&m.msisdn).map_err(|e| bad("msisdn", &e))?,
+            state: BindingState::from_stored(&m.state, m.end_reason.as_deref())?,
+            balance_start: money(m.balance_start, "balance_start")?,
+            balance_last: money(m.balance_last, "balance_last")?,
+            device_id: m.device_id,
+            created_at: m.created_at,
+            ended_at: m.ended_at,
+        })
+    }
+}
+
+/// Proof that a binding is `TRANSACTING` (products listed): what a purchase is written for.
+/// Made only by [`Binding::transacting`].
+#[derive(Debug, Clone, Copy)]
+pub struct Transacting<'a>(&'a Binding);
+
+impl std::ops::Deref for Transacting<'_> {
+    type Target = Binding;
+    fn deref(&self) -> &Binding {
+        self.0
     }
 }
 
@@ -108,7 +182,7 @@ impl Store {
         let row = binding::ActiveModel {
             account_id: Set(lease.account.id),
             server_id: Set(lease.server_id),
-            batch_id: Set(lease.account.batch_id.clone()),
+            batch_id: Set(lease.account.batch_id.as_str().to_owned()),
             msisdn: Set(lease.account.msisdn.as_str().to_owned()),
             state: Set(state.as_str().to_owned()),
             version: Set(0),
@@ -342,16 +416,20 @@ impl Store {
         }))
     }
 
-    /// Every binding row, oldest first (for audits and checks; tokens stay masked in `Debug`).
-    pub async fn binding_rows(&self) -> Result<Vec<binding::Model>, StoreError> {
+    /// Every binding, oldest first, as the books and the checks read them (no tokens).
+    pub async fn binding_records(&self) -> Result<Vec<BindingRecord>, StoreError> {
         use sea_orm::QueryOrder;
-        Ok(binding::Entity::find()
+        binding::Entity::find()
             .order_by_asc(binding::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(BindingRecord::try_from)
+            .collect()
     }
 
-    /// A stored binding row, for inspection (tokens stay in the row; its `Debug` masks them).
+    /// A stored binding row as it is, for the tests that check what a column holds (tokens stay
+    /// in the row; its `Debug` masks them). Everything else reads [`BindingRecord`]s.
     pub async fn binding_row(&self, id: i64) -> Result<Option<binding::Model>, StoreError> {
         Ok(binding::Entity::find_by_id(id).one(&self.db).await?)
     }

@@ -24,7 +24,7 @@ pub use accounts::{
     AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount, ReleasedLease,
 };
 pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
-pub use bindings::{Binding, BindingPatch, Settle};
+pub use bindings::{Binding, BindingPatch, BindingRecord, Settle, Transacting};
 pub use connect::{Store, StoreOptions, Synchronous};
 pub use error::StoreError;
 pub use purchases::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};

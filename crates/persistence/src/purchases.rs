@@ -7,9 +7,9 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
-use simrotor_domain::{BindingState, Rupiah, StateMachine, TrxEvent, TrxStatus};
+use simrotor_domain::{BatchId, Msisdn, Rupiah, StateMachine, TrxEvent, TrxStatus};
 
-use crate::bindings::{Binding, merge_raw};
+use crate::bindings::{Transacting, merge_raw};
 use crate::entity::{binding, transaction};
 use crate::{Store, StoreError};
 
@@ -42,8 +42,8 @@ pub struct Purchase {
     pub attempt_key: String,
     pub binding_id: i64,
     pub server_id: i64,
-    pub batch_id: String,
-    pub msisdn: String,
+    pub batch_id: BatchId,
+    pub msisdn: Msisdn,
     pub trx_id: Option<String>,
     pub product_id: String,
     pub price: Rupiah,
@@ -59,6 +59,9 @@ impl TryFrom<transaction::Model> for Purchase {
     fn try_from(m: transaction::Model) -> Result<Self, StoreError> {
         let money =
             |v: i64| Rupiah::from_i64(v).map_err(|e| StoreError::corrupt("transactions", m.id, e));
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::corrupt("transactions", m.id, format!("{what}: {e}"))
+        };
         Ok(Purchase {
             id: m.id,
             price: money(m.price)?,
@@ -68,8 +71,8 @@ impl TryFrom<transaction::Model> for Purchase {
             attempt_key: m.attempt_key,
             binding_id: m.binding_id,
             server_id: m.server_id,
-            batch_id: m.batch_id,
-            msisdn: m.msisdn,
+            batch_id: BatchId::parse(&m.batch_id).map_err(|e| bad("batch_id", &e))?,
+            msisdn: Msisdn::parse(&m.msisdn).map_err(|e| bad("msisdn", &e))?,
             trx_id: m.trx_id,
             product_id: m.product_id,
             voucher: m.voucher,
@@ -84,19 +87,13 @@ pub fn attempt_key(binding_id: i64, seq: u32) -> String {
 }
 
 impl Store {
-    /// Commits the intent of a purchase, `PROCESSING`, before anything is sent. Needs a
-    /// `TRANSACTING` binding; refuses an attempt key already written.
+    /// Commits the intent of a purchase, `PROCESSING`, before anything is sent, for a binding
+    /// that is `TRANSACTING` (the type says so); refuses an attempt key already written.
     pub async fn write_purchase_intent(
         &self,
-        binding: &Binding,
+        binding: Transacting<'_>,
         intent: PurchaseIntent,
     ) -> Result<Purchase, StoreError> {
-        if binding.state() != BindingState::Transacting {
-            return Err(StoreError::NotTransacting {
-                id: binding.id,
-                state: binding.state().as_str().to_owned(),
-            });
-        }
         let key = attempt_key(binding.id, intent.seq);
         let now = Utc::now();
         let row = transaction::ActiveModel {
@@ -104,7 +101,7 @@ impl Store {
             account_id: Set(binding.account.id),
             binding_id: Set(binding.id),
             server_id: Set(binding.server_id),
-            batch_id: Set(binding.account.batch_id.clone()),
+            batch_id: Set(binding.account.batch_id.as_str().to_owned()),
             msisdn: Set(binding.account.msisdn.as_str().to_owned()),
             trx_id: Set(None),
             t_id: Set(None),

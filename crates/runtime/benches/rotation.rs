@@ -103,7 +103,7 @@ async fn run(latency: Duration, accounts: u32) -> Figures {
     running.done.await.unwrap();
     let secs = started.elapsed().as_secs_f64();
 
-    let bindings = store.binding_rows().await.unwrap();
+    let bindings = store.binding_records().await.unwrap();
     let mut gaps_ms = Vec::new();
     for server in bindings
         .iter()

@@ -6,7 +6,7 @@
 use simrotor_domain::{BindingEvent, BindingState, ServerEvent, StateMachine, TrxEvent, TrxStatus};
 use simrotor_persistence::{
     Binding, BindingPatch, Lease, Purchase, PurchaseIntent, PurchaseOutcome, Settle, Store,
-    StoreError,
+    StoreError, Transacting,
 };
 
 use crate::audit;
@@ -73,7 +73,7 @@ impl<'a> Recorder<'a> {
     /// A purchase's intent (`PROCESSING`), committed before `trx_idv` is sent, then audited.
     pub async fn purchase_intent(
         &self,
-        binding: &Binding,
+        binding: Transacting<'_>,
         intent: PurchaseIntent,
     ) -> Result<Purchase, StoreError> {
         let purchase = self.store.write_purchase_intent(binding, intent).await?;

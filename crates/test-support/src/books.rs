@@ -1,7 +1,7 @@
 //! The store's rows as the simulator's [`reconcile`] reads them, for tests that hold a run's
 //! database against the servers' ledger.
 
-use simrotor_domain::{Msisdn, Rupiah, TrxStatus};
+use simrotor_domain::TrxStatus;
 use simrotor_persistence::Store;
 use simrotor_simulator::{
     BookedBinding, BookedPurchase, Books, LedgerEntry, Reconciliation, reconcile,
@@ -16,7 +16,7 @@ pub async fn books(store: &Store) -> Books {
             .await
             .expect("purchases");
         purchases.extend(rows.into_iter().map(|p| BookedPurchase {
-            msisdn: Msisdn::parse(&p.msisdn).expect("a stored number"),
+            msisdn: p.msisdn,
             id: p.id,
             attempt_key: p.attempt_key,
             binding_id: p.binding_id,
@@ -27,17 +27,16 @@ pub async fn books(store: &Store) -> Books {
             pulsa_akhir: p.pulsa_akhir,
         }));
     }
-    let money = |v: Option<i64>| v.map(|v| Rupiah::from_i64(v).expect("a stored balance"));
     let bindings = store
-        .binding_rows()
+        .binding_records()
         .await
         .expect("bindings")
         .into_iter()
         .map(|b| BookedBinding {
             id: b.id,
             account_id: b.account_id,
-            balance_start: money(b.balance_start),
-            balance_last: money(b.balance_last),
+            balance_start: b.balance_start,
+            balance_last: b.balance_last,
         })
         .collect();
     Books {

@@ -68,7 +68,12 @@ impl Buy {
 /// Writes `buy` on `binding`; the purchase as the store left it.
 pub async fn buy(store: &Store, binding: &Binding, buy: Buy) -> Purchase {
     let mut p = store
-        .write_purchase_intent(binding, buy.intent)
+        .write_purchase_intent(
+            binding
+                .transacting()
+                .expect("a purchase needs a TRANSACTING binding"),
+            buy.intent,
+        )
         .await
         .expect("the purchase's intent is written");
     if let Some(trx_id) = &buy.trx_id {

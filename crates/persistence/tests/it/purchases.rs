@@ -35,9 +35,7 @@ async fn an_intent_needs_a_transacting_binding(db: TestDb) {
     let store = &db.store;
     let (_, mut b) = one_binding(store).await;
     login(store, &mut b, 50_000).await;
-    let res = store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
-        .await;
+    let res = b.transacting().map(|_| ());
     match res {
         Err(StoreError::NotTransacting { id, state }) => {
             assert_eq!((id, state.as_str()), (b.id, "TOKEN_LOGIN_FETCHED"))
@@ -79,7 +77,7 @@ async fn an_attempt_is_written_once_and_accepted(db: TestDb) {
     );
 
     let res = store
-        .write_purchase_intent(&b, Buy::new(1, 50_000).intent())
+        .write_purchase_intent(b.transacting().unwrap(), Buy::new(1, 50_000).intent())
         .await;
     // The runtime must be told to reconcile the old intent, not handed a database error.
     match res {

@@ -269,7 +269,7 @@ async fn totals_since_count_what_happened_after_the_moment(db: TestDb) {
     assert_eq!(t.pulsa.suspect, rp(10_000));
     let ended = db
         .store
-        .binding_rows()
+        .binding_records()
         .await
         .unwrap()
         .iter()

@@ -150,7 +150,10 @@ impl Driver {
             price,
             pulsa_awal: before,
         };
-        let mut purchase = self.recorder().purchase_intent(binding, intent).await?;
+        let mut purchase = self
+            .recorder()
+            .purchase_intent(binding.transacting()?, intent)
+            .await?;
         // Registered before `trx_idv`, whose SMS may arrive before its answer.
         let trx_waiter = self.needs_transaction_otp(binding).await?.then(|| {
             self.otp

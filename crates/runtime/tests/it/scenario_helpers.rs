@@ -278,7 +278,7 @@ pub async fn account(store: &Store, msisdn: &Msisdn) -> AccountRow {
         .await
         .unwrap()
         .into_iter()
-        .find(|a| a.msisdn == msisdn.as_str())
+        .find(|a| a.msisdn == *msisdn)
         .unwrap()
 }
 
@@ -286,12 +286,20 @@ pub async fn accounts(store: &Store) -> Vec<AccountRow> {
     store.accounts(&AccountFilter::default()).await.unwrap()
 }
 
-/// The bindings of one number, oldest first.
+/// Every binding's stored row, oldest first, columns as written.
+pub async fn binding_rows(store: &Store) -> Vec<binding::Model> {
+    let mut rows = Vec::new();
+    for b in store.binding_records().await.unwrap() {
+        rows.push(store.binding_row(b.id).await.unwrap().unwrap());
+    }
+    rows
+}
+
+/// The stored rows of one number's bindings, oldest first, columns as written (tokens and
+/// states as the table holds them).
 pub async fn bindings_of(store: &Store, msisdn: &Msisdn) -> Vec<binding::Model> {
-    store
-        .binding_rows()
+    binding_rows(store)
         .await
-        .unwrap()
         .into_iter()
         .filter(|b| b.msisdn == msisdn.as_str())
         .collect()
@@ -339,7 +347,7 @@ pub async fn assert_all_settled(store: &Store) {
         accounts.iter().all(|a| a.status != AccountState::Leased),
         "{accounts:?}"
     );
-    let bindings = store.binding_rows().await.unwrap();
+    let bindings = store.binding_records().await.unwrap();
     assert!(
         bindings.iter().all(|b| b.ended_at.is_some()),
         "{bindings:?}"

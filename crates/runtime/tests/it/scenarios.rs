@@ -14,9 +14,9 @@ use simrotor_slot::{ProtocolProblem, SlotError, SlotErrorKind};
 use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
-    Setup, World, account, accounts, all_purchases, assert_all_settled, bindings_of, free_ports,
-    ledger_problems, left_after_default_products, log_lines, numbers_where, port_of_server_id,
-    purchases_on, server_row, sim_config, wait_for,
+    Setup, World, account, accounts, all_purchases, assert_all_settled, binding_rows, bindings_of,
+    free_ports, ledger_problems, left_after_default_products, log_lines, numbers_where,
+    port_of_server_id, purchases_on, server_row, sim_config, wait_for,
 };
 
 /// 1. A reseller number is bound, logs in with the OTP its SMS brought, buys until its pulsa is
@@ -501,10 +501,8 @@ async fn a_server_down_for_a_while_goes_offline_and_resumes_its_number() {
             if row.state != ServerState::Offline {
                 return None;
             }
-            store
-                .binding_rows()
+            binding_rows(&store)
                 .await
-                .unwrap()
                 .into_iter()
                 .find(|b| b.server_id == row.id && b.ended_at.is_none())
         }
@@ -514,7 +512,7 @@ async fn a_server_down_for_a_while_goes_offline_and_resumes_its_number() {
     let (store, ledger, sim, _dir) = world.stop().await;
 
     // The number it held while down finished on it, in one binding.
-    let bindings = store.binding_rows().await.unwrap();
+    let bindings = binding_rows(&store).await;
     let same: Vec<_> = bindings
         .iter()
         .filter(|b| b.msisdn == held.msisdn)
@@ -570,7 +568,7 @@ async fn a_server_that_always_fails_is_faulted_while_the_others_finish() {
 
     // The number the faulted server held goes back to the pool (its binding FAILED with
     // SERVER_FAULTED, no attempt counted) and the good server finishes it: nothing is parked.
-    let bindings = store.binding_rows().await.unwrap();
+    let bindings = binding_rows(&store).await;
     assert!(
         bindings.iter().all(|b| b.ended_at.is_some()),
         "{bindings:?}"
@@ -621,10 +619,8 @@ async fn a_server_answering_garbage_hands_every_number_back_to_the_pool() {
 
     let row = server_row(&store, garbage).await;
     assert_eq!(row.state, ServerState::Idle, "{row:?}");
-    let on_garbage: Vec<_> = store
-        .binding_rows()
+    let on_garbage: Vec<_> = binding_rows(&store)
         .await
-        .unwrap()
         .into_iter()
         .filter(|b| b.server_id == row.id)
         .collect();
@@ -812,10 +808,8 @@ async fn a_drained_server_finishes_its_number_then_stays_paused() {
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 
-    let on_drained: Vec<_> = store
-        .binding_rows()
+    let on_drained: Vec<_> = binding_rows(&store)
         .await
-        .unwrap()
         .into_iter()
         .filter(|b| b.server_id == server_id)
         .collect();
