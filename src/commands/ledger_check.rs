@@ -6,11 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use simrotor_config::Config;
-use simrotor_domain::TrxStatus;
 use simrotor_persistence::Store;
-use simrotor_simulator::{
-    BookedBinding, BookedPurchase, Books, LedgerEntry, Reconciliation, reconcile,
-};
+use simrotor_simulator::{LedgerEntry, Reconciliation, reconcile};
 
 use super::open_store;
 
@@ -34,7 +31,7 @@ pub async fn run(config: &Config, ledger_url: &str) -> anyhow::Result<ExitCode> 
 
 /// The ledger against every purchase row and every binding of the store.
 pub async fn check(store: &Store, ledger: &[LedgerEntry]) -> anyhow::Result<Reconciliation> {
-    Ok(reconcile(ledger, &books(store).await?))
+    Ok(reconcile(ledger, &store.books().await?))
 }
 
 /// Prints `reconciled()` when the books are right, each discrepancy otherwise; the exit code.
@@ -48,39 +45,4 @@ pub fn print(report: &Reconciliation, reconciled: impl FnOnce() -> String) -> Ex
         println!("  {d}");
     }
     ExitCode::FAILURE
-}
-
-/// What the store booked, as the simulator's reconcile reads it.
-async fn books(store: &Store) -> anyhow::Result<Books> {
-    let mut purchases = Vec::new();
-    for status in TrxStatus::ALL {
-        for p in store.purchases_with_status(*status).await? {
-            purchases.push(BookedPurchase {
-                msisdn: p.msisdn,
-                id: p.id,
-                attempt_key: p.attempt_key,
-                binding_id: p.binding_id,
-                trx_id: p.trx_id,
-                price: p.price,
-                status: p.status,
-                voucher: p.voucher,
-                pulsa_akhir: p.pulsa_akhir,
-            });
-        }
-    }
-    let bindings = store
-        .binding_records()
-        .await?
-        .into_iter()
-        .map(|b| BookedBinding {
-            id: b.id,
-            account_id: b.account_id,
-            balance_start: b.balance_start,
-            balance_last: b.balance_last,
-        })
-        .collect();
-    Ok(Books {
-        purchases,
-        bindings,
-    })
 }

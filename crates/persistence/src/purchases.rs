@@ -7,7 +7,10 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
-use simrotor_domain::{BatchId, Msisdn, Rupiah, StateMachine, TrxEvent, TrxStatus};
+use simrotor_domain::{
+    BatchId, BookedBinding, BookedPurchase, Books, Msisdn, Rupiah, StateMachine, TrxEvent,
+    TrxStatus,
+};
 
 use crate::bindings::{Transacting, merge_raw};
 use crate::entity::{binding, transaction};
@@ -276,6 +279,46 @@ impl Store {
             .count(&self.db)
             .await?;
         Ok(n > 0)
+    }
+
+    /// What the database booked, for holding against a ledger: every purchase row, whatever
+    /// its status, in id order, and every binding with its balances.
+    pub async fn books(&self) -> Result<Books, StoreError> {
+        let purchases = transaction::Entity::find()
+            .order_by_asc(transaction::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let p = Purchase::try_from(m)?;
+                Ok(BookedPurchase {
+                    id: p.id,
+                    attempt_key: p.attempt_key,
+                    binding_id: p.binding_id,
+                    msisdn: p.msisdn,
+                    trx_id: p.trx_id,
+                    price: p.price,
+                    status: p.status,
+                    voucher: p.voucher,
+                    pulsa_akhir: p.pulsa_akhir,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let bindings = self
+            .binding_records()
+            .await?
+            .into_iter()
+            .map(|b| BookedBinding {
+                id: b.id,
+                account_id: b.account_id,
+                balance_start: b.balance_start,
+                balance_last: b.balance_last,
+            })
+            .collect();
+        Ok(Books {
+            purchases,
+            bindings,
+        })
     }
 
     /// Purchases in a status (e.g. `SUSPECT` for the operator's review), oldest first.

@@ -806,6 +806,12 @@ mod tests {
         }
     }
 
+    /// The code `waiter` gets within a second.
+    async fn code_of(waiter: OtpWaiter) -> String {
+        let received = waiter.wait(Duration::from_secs(1)).await.unwrap();
+        received.otp.expose().to_owned()
+    }
+
     #[tokio::test]
     async fn the_operator_delivers_to_the_server_that_waits() {
         let hub = hub();
@@ -893,15 +899,7 @@ mod tests {
         // Still waiting after all of them.
         assert_eq!(hub.waiting().len(), 1);
         hub.deliver_sms(&sms(m.as_str(), SIM_TEXT));
-        assert_eq!(
-            waiter
-                .wait(Duration::from_secs(1))
-                .await
-                .unwrap()
-                .otp
-                .expose(),
-            "123456"
-        );
+        assert_eq!(code_of(waiter).await, "123456");
     }
 
     #[tokio::test]
@@ -917,15 +915,7 @@ mod tests {
             m.as_str(),
             "Kode OTP Anda: 777777 untuk masuk ke aplikasi.",
         ));
-        assert_eq!(
-            waiter
-                .wait(Duration::from_secs(1))
-                .await
-                .unwrap()
-                .otp
-                .expose(),
-            "777777"
-        );
+        assert_eq!(code_of(waiter).await, "777777");
     }
 
     #[tokio::test]
@@ -943,15 +933,7 @@ mod tests {
         assert_eq!(waiting[0].msisdn, number(6));
         assert_eq!(waiting[0].purpose, OtpPurpose::Transaction);
         hub.deliver_for_server(9905, "4444").unwrap();
-        assert_eq!(
-            second
-                .wait(Duration::from_secs(1))
-                .await
-                .unwrap()
-                .otp
-                .expose(),
-            "4444"
-        );
+        assert_eq!(code_of(second).await, "4444");
     }
 
     #[tokio::test]

@@ -98,8 +98,9 @@ use simrotor_domain::{Msisdn, Rupiah};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use profile::{NumberProfile, device_id};
-pub use reconcile::{BookedBinding, BookedPurchase, Books, Discrepancy, Reconciliation, reconcile};
+pub use reconcile::{Discrepancy, Reconciliation, reconcile};
 pub use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig, SimulatorFaults};
+pub use simrotor_domain::{BookedBinding, BookedPurchase, Books};
 pub use sms::{FORWARD_TIMEOUT, Sms};
 pub use world::LedgerEntry;
 
