@@ -240,14 +240,8 @@ impl Store {
 
     /// Purchases of a binding, oldest first.
     pub async fn purchases_of_binding(&self, binding_id: i64) -> Result<Vec<Purchase>, StoreError> {
-        transaction::Entity::find()
-            .filter(transaction::Column::BindingId.eq(binding_id))
-            .order_by_asc(transaction::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Purchase::try_from)
-            .collect()
+        self.purchases_where(transaction::Column::BindingId.eq(binding_id))
+            .await
     }
 
     /// Whether the account has bought on a binding whose server reported `device_id` (an
@@ -326,8 +320,17 @@ impl Store {
         &self,
         status: TrxStatus,
     ) -> Result<Vec<Purchase>, StoreError> {
+        self.purchases_where(transaction::Column::Status.eq(status.name()))
+            .await
+    }
+
+    /// The purchases `condition` selects, oldest first.
+    async fn purchases_where(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Vec<Purchase>, StoreError> {
         transaction::Entity::find()
-            .filter(transaction::Column::Status.eq(status.name()))
+            .filter(condition)
             .order_by_asc(transaction::Column::Id)
             .all(&self.db)
             .await?
