@@ -7,6 +7,7 @@ mod m20261124_000001_create_tables;
 mod m20261124_000002_suspect_resolution;
 mod m20261201_000001_sessions_and_answers;
 mod m20261202_000001_unique_trx_id;
+mod m20261203_000001_sms_channels;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_suspect_resolution::Migration),
             Box::new(m20261201_000001_sessions_and_answers::Migration),
             Box::new(m20261202_000001_unique_trx_id::Migration),
+            Box::new(m20261203_000001_sms_channels::Migration),
         ]
     }
 }

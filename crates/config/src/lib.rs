@@ -9,6 +9,7 @@
 mod masked;
 mod model;
 mod simulator;
+mod sms;
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use model::*;
 pub use simulator::*;
+pub use sms::{ChannelConfig, ForwarderSecret, IntakeConfig, SmsConfig};
 
 /// The default configuration file, looked up in the working directory.
 pub const DEFAULT_FILE: &str = "config.toml";

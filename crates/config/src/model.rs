@@ -19,6 +19,7 @@ pub struct Config {
     pub login: LoginConfig,
     pub products: ProductsConfig,
     pub otp: OtpConfig,
+    pub sms: crate::SmsConfig,
     pub restart: RestartConfig,
     pub logging: LoggingConfig,
     pub admin: AdminConfig,
@@ -502,6 +503,7 @@ impl Config {
             self.restart.backoff_max,
         )?;
         positive("restart.window", self.restart.window)?;
+        self.sms.validate()?;
         self.simulator.validate()?;
         Ok(())
     }

@@ -18,6 +18,7 @@ mod purchases;
 mod recap;
 mod runtime_claim;
 mod servers;
+mod sms_channels;
 mod suspects;
 
 pub use accounts::{
@@ -31,4 +32,5 @@ pub use purchases::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};
 pub use recap::{BatchRecap, NumberCounts, PulsaSums, Recap, SinceTotals, TrxCounts};
 pub use runtime_claim::RuntimeClaim;
 pub use servers::{OpenBindingView, ServerMove, ServerOverview, ServerRow, ServerSeed};
+pub use sms_channels::SmsChannel;
 pub use suspects::Suspect;

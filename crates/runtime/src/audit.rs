@@ -66,6 +66,26 @@ pub fn lease_released(lease: &ReleasedLease) {
     );
 }
 
+/// An SMS came by an intake, used or not (an SMS that matches nothing is kept here): the intake,
+/// what named its SIM, the outcome and why not. Never the text: it holds the code.
+pub fn sms(record: &crate::otp::SmsRecord) {
+    tracing::info!(
+        event = "sms",
+        intake = record.intake.name(),
+        outcome = record.outcome,
+        server = record.server,
+        msisdn = record.msisdn.as_ref().map(|m| m.as_str()),
+        receiving = record.receiving.as_ref().map(|m| m.as_str()),
+        device = record.device.as_deref(),
+        slot = record.slot.as_deref(),
+        sender = record.sender.as_deref(),
+        purpose = record.purpose.map(|p| p.as_str()),
+        matched_by = record.matched_by.map(|m| m.as_str()),
+        why_not = record.why_not.as_deref(),
+        "An SMS came in."
+    );
+}
+
 /// The operator acted through the admin API.
 pub fn operator(action: &str, server: Option<u16>, target: Option<i64>, who: &str, why: &str) {
     tracing::info!(

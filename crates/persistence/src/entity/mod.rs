@@ -4,5 +4,6 @@
 pub mod account;
 pub mod binding;
 pub mod server;
+pub mod sms_channel;
 pub mod transaction;
 pub mod unusable_answer;

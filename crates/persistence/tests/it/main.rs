@@ -18,5 +18,6 @@ mod recap;
 mod runtime_claim;
 mod servers;
 mod settle;
+mod sms_channels;
 mod stale_leases;
 mod suspects;

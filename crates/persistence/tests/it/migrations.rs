@@ -31,11 +31,16 @@ async fn down_then_up_again_gives_usable_tables(db: TestDb) {
         store.recap(None).await.is_err(),
         "tables still there after down"
     );
+    assert!(
+        store.sms_channels().await.is_err(),
+        "sms_channels table still there after down"
+    );
 
     store.migrate().await.unwrap();
     assert!(store.servers().await.unwrap().is_empty());
     assert_eq!(store.available_count(None).await.unwrap(), 0);
     assert!(store.recap(None).await.unwrap().batches.is_empty());
+    assert!(store.sms_channels().await.unwrap().is_empty());
 
     let rows = servers(store, 2).await;
     assert_eq!(import(store, "b1", 0..1).await, 1);

@@ -73,7 +73,9 @@ impl Driver {
                     if !freed_after_refusal {
                         self.free_server(binding, false, mode).await?;
                     }
-                    waiter = Some(self.otp.register(self.port, &msisdn, OtpPurpose::Login));
+                    let registered = self.otp.register(self.port, &msisdn, OtpPurpose::Login);
+                    self.await_turn(&registered, mode).await?;
+                    waiter = Some(registered);
                     match self
                         .call(mode, about, || self.client.request_otp(&msisdn, &pin))
                         .await?

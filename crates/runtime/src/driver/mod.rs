@@ -208,6 +208,19 @@ impl Driver {
         self.settings.restart_backoff.delay(n.saturating_sub(1))
     }
 
+    /// Before asking for a code whose SMS will not name the SIM: the binding's turn (see
+    /// [`crate::otp`]); meanwhile the servers view shows it queued, and a stop is honoured.
+    async fn await_turn(&self, waiter: &OtpWaiter, mode: &mut ModeWatch) -> Result<(), Halt> {
+        if !waiter.is_queued() {
+            return Ok(());
+        }
+        tracing::info!(server = self.port, msisdn = %waiter.msisdn(), purpose = %waiter.purpose(), "The binding waits for its turn to ask for a code (SMS that name no SIM come one binding at a time).");
+        tokio::select! {
+            () = waiter.turn() => Ok(()),
+            _ = mode.wait_for_stop() => Err(Halt::Stop),
+        }
+    }
+
     /// Every OTP wait, login or transaction: the server shown waiting meanwhile, the wait timed
     /// for the metrics, and a stop honoured at once (the binding stays for recovery).
     async fn await_otp(

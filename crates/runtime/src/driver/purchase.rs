@@ -150,15 +150,19 @@ impl Driver {
             price,
             pulsa_awal: before,
         };
-        let mut purchase = self
-            .recorder()
-            .purchase_intent(binding.transacting()?, intent)
-            .await?;
-        // Registered before `trx_idv`, whose SMS may arrive before its answer.
+        // Registered before `trx_idv`, whose SMS may arrive before its answer; and its turn
+        // taken before the intent, so no purchase sits `PROCESSING` while it queues.
         let trx_waiter = self.needs_transaction_otp(binding).await?.then(|| {
             self.otp
                 .register(self.port, &msisdn, OtpPurpose::Transaction)
         });
+        if let Some(waiter) = &trx_waiter {
+            self.await_turn(waiter, mode).await?;
+        }
+        let mut purchase = self
+            .recorder()
+            .purchase_intent(binding.transacting()?, intent)
+            .await?;
         tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, attempt = %purchase.attempt_key, product = product_id, price = %price, pulsa_awal = %before, "Buying.");
         let bought = self
             .client

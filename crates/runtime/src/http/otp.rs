@@ -44,10 +44,6 @@ pub async fn post_sms(
             "server": d.port,
             "purpose": d.purpose,
         }))),
-        SmsOutcome::NoWaiter { .. } => {
-            Ok(HttpResponse::Ok().json(json!({ "outcome": "no_waiter" })))
-        }
-        SmsOutcome::NoCode { .. } => Ok(HttpResponse::Ok().json(json!({ "outcome": "no_code" }))),
         SmsOutcome::BadMsisdn(err) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("msisdn: {err}"),
@@ -58,6 +54,8 @@ pub async fn post_sms(
             "OTPs from an SMS forwarder are switched off (otp.source = \"operator\")",
         )
         .with_outcome("source_off")),
+        // Taken, not used: the forwarder must not retry it.
+        other => Ok(HttpResponse::Ok().json(json!({ "outcome": other.name() }))),
     }
 }
 

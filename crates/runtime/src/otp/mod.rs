@@ -3,35 +3,57 @@
 //! The servers cannot read SMS, so every login (and the first purchase on a new device) stalls
 //! until a code reaches the system from outside: the operator types it for a server
 //! ([`OtpHub::deliver_for_server`]), or an SMS forwarder posts the SMS the number received
-//! ([`OtpHub::deliver_sms`]), from which the code is cut with `otp.pattern` and matched to the
-//! waiting binding by MSISDN. `otp.source` switches either way off; a code from a way that is
-//! off is refused, never silently dropped.
+//! ([`OtpHub::deliver_incoming`], from the native `POST /sms` or an app's `POST /sms/<app>`),
+//! from which the code is cut with `otp.pattern`. `otp.source` switches either way off; a code
+//! from a way that is off is refused, never silently dropped.
+//!
+//! # Which binding an SMS is for
+//! Most forwarder apps do not say which SIM received the SMS, and a code handed to the wrong
+//! binding is a wrong code at the telco (a strike). An SMS is matched, in order:
+//! 1. by the **receiving number**, when the request has one: only that number's wait;
+//! 2. by a **declared channel** (`device` + `slot` → number: `[[sms.channels]]`,
+//!    `simrotor sms channel`, capcom6's `app:started`): only that number's wait;
+//! 3. otherwise by the **turn**: with `sms.turns` on and an app intake open, a binding whose
+//!    number no channel names takes a turn before it asks for its code ([`OtpWaiter::turn`]);
+//!    one binding holds the turn at a time, the others queue in order, so an SMS that names no
+//!    SIM can only be the answer of the one binding that holds it. After a turn ends without a
+//!    code, `sms.late_quiet` passes before the next one begins, and an unnamed SMS in that time
+//!    is dropped as the late answer it is.
+//! A named SMS never goes to the turn's holder, an unnamed one never to any other binding.
 //!
 //! # Rules
 //! - **One waiter per server and per number.** A new wait on a server, or for a number another
 //!   server already waits for, replaces the old one, whose future ends with
 //!   [`OtpWaitError::Replaced`]. The database already allows one open binding per server and
-//!   per number, so an older waiter can only be stale.
+//!   per number, so an older waiter can only be stale. The same binding asking again keeps its
+//!   turn.
 //! - **A code is consumed once.** Delivering removes the waiter; a second SMS, or the operator
-//!   typing after the forwarder was faster, finds nobody waiting.
+//!   typing after the forwarder was faster, finds nobody waiting. The same SMS posted again (an
+//!   app's retry) is acknowledged as a duplicate and not used.
 //! - **Nothing is kept for later.** An SMS for a number that waits for nothing is logged and
 //!   ignored, and is not handed to a wait that starts afterwards: the binding asks for a fresh
 //!   OTP before it waits, so an earlier code is stale at best, and a stale code sent to
-//!   `/verifyOtp` counts as a wrong code against `otp.max_wrong`. Since a forwarder may post
-//!   the SMS before the server has even answered `/otp`, a binding registers *before* it asks
-//!   ([`OtpHub::register`], then [`OtpWaiter::wait`]); [`OtpHub::wait`] does both at once for
-//!   callers that need no such ordering.
+//!   `/verifyOtp` counts as a wrong code against `otp.max_wrong`. An SMS the app says was
+//!   received before the wait began (beyond `sms.clock_skew`) is stale too. Since a forwarder
+//!   may post the SMS before the server has even answered `/otp`, a binding registers *before*
+//!   it asks ([`OtpHub::register`], then [`OtpWaiter::wait`]); [`OtpHub::wait`] does both at
+//!   once for callers that need no such ordering.
 //! - **A code is digits.** Whatever the pattern captures must be ASCII digits; a code the
 //!   operator types is trimmed and must be digits that the pattern, run on them alone, captures
 //!   whole (so the default `\b(\d{4,8})\b` refuses `123` and `123456789`).
 //! - **Codes never print.** They travel as [`Otp`] (masked `Debug`); log lines say that a code
 //!   was delivered, to which server and number, never the code; the text of an SMS holds the
-//!   code, so it is never logged either, and errors never echo what was typed.
+//!   code, so it is never logged either (the intake log keeps it with its digits masked), and
+//!   errors never echo what was typed.
 //! - **Every wait ends**: with the code, at its deadline ([`OtpWaitError::TimedOut`]), when
-//!   replaced or cancelled; and it unregisters itself even when its future is simply dropped
-//!   (an actor stopped mid-await), so [`OtpHub::waiting`] never lists a ghost.
+//!   replaced or cancelled; and it unregisters itself (giving up its turn) even when its future
+//!   is simply dropped (an actor stopped mid-await), so [`OtpHub::waiting`] never lists a ghost.
 
-use std::collections::BTreeMap;
+mod incoming;
+
+pub use incoming::{Incoming, Intake, MatchedBy, SmsOutcome, SmsRecord};
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -39,11 +61,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
-use simrotor_config::{OtpConfig, OtpSource};
-use simrotor_domain::{Msisdn, MsisdnError, mask_digits};
+use simrotor_config::{OtpConfig, OtpSource, SmsConfig};
+use simrotor_domain::{Msisdn, mask_digits};
 use simrotor_slot::Otp;
-use tokio::sync::oneshot;
+use simrotor_sms::SmsText;
+use tokio::sync::{Notify, oneshot};
 
+use incoming::IntakeLog;
 /// What the awaited OTP is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,21 +168,6 @@ pub struct Delivered {
     pub purpose: OtpPurpose,
 }
 
-/// What became of a forwarded SMS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsOutcome {
-    /// The code went to the binding on server `port`.
-    Delivered(Delivered),
-    /// No binding waits for this number: the SMS is logged and ignored.
-    NoWaiter { msisdn: Msisdn },
-    /// A binding waits for this number, but the SMS holds no code; it keeps waiting.
-    NoCode { port: u16, msisdn: Msisdn },
-    /// The SMS names no number we could read.
-    BadMsisdn(MsisdnError),
-    /// Codes from an SMS forwarder are switched off (`otp.source = "operator"`).
-    SourceOff,
-}
-
 /// One SMS as a forwarder posts it: `{"msisdn": "6281234567890", "message": "… Kode OTP Anda:
 /// 123456 …", "received_at": "2026-11-24T08:00:00Z"}`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -208,6 +217,13 @@ pub struct Waiting {
     pub since: DateTime<Utc>,
     /// When it gives up; unknown between registering and starting to wait.
     pub deadline: Option<DateTime<Utc>>,
+    /// `"holding"` the turn, or `"queued"` for it; absent when its SMS is named (by number or
+    /// channel) and it needs no turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<String>,
+    /// For a queued binding: how many wait for the turn before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<usize>,
 }
 
 /// A code received by a waiter, with the way it came (for the audit).
@@ -225,6 +241,17 @@ enum Arrival {
     Cancelled,
 }
 
+/// Where a wait stands in the turns of the SMS that name no SIM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Its SMS will be named (a declared channel), or turns are off.
+    NotNeeded,
+    /// In the queue: it has not asked for its code yet.
+    Queued,
+    /// It holds the turn since then: an unnamed SMS is its answer.
+    Holding(DateTime<Utc>),
+}
+
 #[derive(Debug)]
 struct Entry {
     /// Tells this registration from a later one on the same port, for the guard.
@@ -233,13 +260,85 @@ struct Entry {
     purpose: OtpPurpose,
     since: DateTime<Utc>,
     deadline: Option<DateTime<Utc>>,
+    turn: Turn,
     tx: oneshot::Sender<Arrival>,
 }
 
+impl Entry {
+    /// When the binding asked (or was about to ask) for the code this SMS would answer.
+    fn asked_since(&self) -> DateTime<Utc> {
+        match self.turn {
+            Turn::Holding(since) => since,
+            Turn::NotNeeded | Turn::Queued => self.since,
+        }
+    }
+}
+
+/// A declared channel's key: the device and its slot (`""` for all of a one-SIM device).
+type ChannelKey = (String, String);
+
+/// Everything under the hub's one lock.
 #[derive(Debug, Default)]
-struct Waiters {
+struct State {
     next_id: u64,
     by_port: BTreeMap<u16, Entry>,
+    /// The queued waits, in the order they registered: `(port, id)`.
+    queue: VecDeque<(u16, u64)>,
+    /// No turn begins before this (after a turn ended without a code).
+    quiet_until: Option<tokio::time::Instant>,
+    channels: BTreeMap<ChannelKey, Msisdn>,
+    log: IntakeLog,
+}
+
+impl State {
+    fn holder(&self) -> Option<u16> {
+        self.by_port
+            .iter()
+            .find(|(_, e)| matches!(e.turn, Turn::Holding(_)))
+            .map(|(p, _)| *p)
+    }
+
+    /// The number a declared channel names for this device and slot.
+    fn channel(&self, device: Option<&str>, slot: Option<&str>) -> Option<&Msisdn> {
+        let device = device?;
+        slot.and_then(|slot| self.channels.get(&(device.to_owned(), slot.to_owned())))
+            .or_else(|| self.channels.get(&(device.to_owned(), String::new())))
+    }
+
+    fn named_by_channel(&self, msisdn: &Msisdn) -> bool {
+        self.channels.values().any(|m| m == msisdn)
+    }
+
+    /// Takes `port`'s entry out, giving up its turn: the next queued wait may take it (after
+    /// the quiet time when it ends without a code).
+    fn take(&mut self, port: u16, with_code: bool, late_quiet: Duration) -> Option<Entry> {
+        let entry = self.by_port.remove(&port)?;
+        match entry.turn {
+            Turn::Queued => self
+                .queue
+                .retain(|(p, id)| !(*p == port && *id == entry.id)),
+            Turn::Holding(_) if !with_code && !late_quiet.is_zero() => {
+                self.quiet_until = Some(tokio::time::Instant::now() + late_quiet);
+                tracing::info!(
+                    server = port,
+                    msisdn = %entry.msisdn,
+                    quiet_s = late_quiet.as_secs_f64(),
+                    "A turn ended without a code; the next one begins after the quiet time."
+                );
+            }
+            Turn::Holding(_) | Turn::NotNeeded => {}
+        }
+        Some(entry)
+    }
+}
+
+/// The `[sms]` settings the hub applies.
+#[derive(Debug, Clone)]
+struct Matching {
+    /// Whether bindings whose SMS no channel names take turns.
+    turns: bool,
+    late_quiet: Duration,
+    clock_skew: Duration,
 }
 
 #[derive(Debug)]
@@ -247,7 +346,10 @@ struct Inner {
     source: OtpSource,
     pattern: Regex,
     timeout: Duration,
-    waiters: Mutex<Waiters>,
+    matching: Matching,
+    state: Mutex<State>,
+    /// Woken whenever the turn may pass.
+    turn_changed: Notify,
 }
 
 /// The meeting point of waiting bindings and incoming codes; cheap to clone, shared by the
@@ -263,14 +365,22 @@ impl fmt::Debug for OtpHub {
         f.debug_struct("OtpHub")
             .field("source", &self.inner.source)
             .field("pattern", &self.inner.pattern.as_str())
+            .field("turns", &self.inner.matching.turns)
             .field("waiting", &self.lock().by_port.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl OtpHub {
-    /// A hub with `config.source` and `config.pattern` (whose first group is the code).
+    /// A hub with `config.source` and `config.pattern` (whose first group is the code), and no
+    /// app intake open (so no turns): every SMS names its number.
     pub fn new(config: &OtpConfig) -> Result<Self, OtpError> {
+        Self::with_sms(config, &SmsConfig::default())
+    }
+
+    /// A hub that also applies `[sms]`: turns when `sms.turns` is on and an app's intake is
+    /// open, the declared channels of `[[sms.channels]]`, the intake log's length.
+    pub fn with_sms(config: &OtpConfig, sms: &SmsConfig) -> Result<Self, OtpError> {
         let pattern = Regex::new(&config.pattern).map_err(|source| OtpError::Pattern {
             pattern: config.pattern.clone(),
             source: Box::new(source),
@@ -280,12 +390,33 @@ impl OtpHub {
                 pattern: config.pattern.clone(),
             });
         }
+        let turns =
+            sms.turns && config.source != OtpSource::Operator && !sms.open_apps().is_empty();
+        let mut state = State {
+            log: IntakeLog::new(sms.keep),
+            ..State::default()
+        };
+        for channel in &sms.channels {
+            state.channels.insert(
+                (
+                    channel.device.clone(),
+                    channel.slot.clone().unwrap_or_default(),
+                ),
+                channel.number.clone(),
+            );
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 source: config.source,
                 pattern,
                 timeout: config.timeout,
-                waiters: Mutex::new(Waiters::default()),
+                matching: Matching {
+                    turns,
+                    late_quiet: sms.late_quiet,
+                    clock_skew: sms.clock_skew,
+                },
+                state: Mutex::new(state),
+                turn_changed: Notify::new(),
             }),
         })
     }
@@ -299,6 +430,11 @@ impl OtpHub {
         self.inner.timeout
     }
 
+    /// Whether bindings take turns for the SMS that name no SIM.
+    pub fn turns(&self) -> bool {
+        self.inner.matching.turns
+    }
+
     fn accepts(&self, from: OtpFrom) -> bool {
         matches!(
             (self.inner.source, from),
@@ -308,35 +444,58 @@ impl OtpHub {
         )
     }
 
-    fn lock(&self) -> MutexGuard<'_, Waiters> {
-        // Nothing panics while holding the lock, and the map stays consistent at every step,
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock, and the state stays consistent at every step,
         // so a poisoned lock is still a good one.
         self.inner
-            .waiters
+            .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Registers that the binding on server `port` (holding `msisdn`) waits for an OTP, from
-    /// now on: call it before asking the server for the OTP, then [`OtpWaiter::wait`].
-    /// Dropping the waiter unregisters it.
+    /// now on: call it before asking the server for the OTP, then [`OtpWaiter::turn`], then ask,
+    /// then [`OtpWaiter::wait`]. Dropping the waiter unregisters it.
     pub fn register(&self, port: u16, msisdn: &Msisdn, purpose: OtpPurpose) -> OtpWaiter {
         let (tx, rx) = oneshot::channel();
-        let id = {
-            let mut waiters = self.lock();
-            let id = waiters.next_id;
-            waiters.next_id += 1;
-            let stale: Vec<u16> = waiters
+        let late_quiet = self.inner.matching.late_quiet;
+        let (id, turn) = {
+            let mut state = self.lock();
+            let id = state.next_id;
+            state.next_id += 1;
+            let stale: Vec<u16> = state
                 .by_port
                 .iter()
                 .filter(|(p, e)| **p == port || e.msisdn == *msisdn)
                 .map(|(p, _)| *p)
                 .collect();
+            let mut kept_turn = None;
             for old_port in stale {
-                if let Some(old) = waiters.by_port.remove(&old_port) {
-                    // The same binding asking again (a retried `/otp`) is routine; another
-                    // server or number taking over a wait is worth the operator's eye.
-                    if old_port == port && old.msisdn == *msisdn && old.purpose == purpose {
+                let same_binding = state
+                    .by_port
+                    .get(&old_port)
+                    .is_some_and(|old| old_port == port && old.msisdn == *msisdn);
+                // The same binding asking again (a retried `/otp`, a fresh code after a wrong
+                // one) keeps its place: its turn, or its place in the queue.
+                let old_turn = state.by_port.get(&old_port).map(|e| e.turn);
+                let removed = if same_binding {
+                    kept_turn = old_turn;
+                    let entry = state.by_port.remove(&old_port);
+                    if let Some(entry) = &entry
+                        && entry.turn == Turn::Queued
+                    {
+                        for slot in state.queue.iter_mut() {
+                            if *slot == (old_port, entry.id) {
+                                *slot = (port, id);
+                            }
+                        }
+                    }
+                    entry
+                } else {
+                    state.take(old_port, false, late_quiet)
+                };
+                if let Some(old) = removed {
+                    if same_binding && old.purpose == purpose {
                         tracing::debug!(server = port, msisdn = %msisdn, "A fresh OTP wait replaced this binding's previous one.");
                     } else {
                         tracing::warn!(
@@ -350,7 +509,15 @@ impl OtpHub {
                     let _ = old.tx.send(Arrival::Replaced);
                 }
             }
-            waiters.by_port.insert(
+            let turn = match kept_turn {
+                Some(turn) => turn,
+                None if self.inner.matching.turns && !state.named_by_channel(msisdn) => {
+                    state.queue.push_back((port, id));
+                    Turn::Queued
+                }
+                None => Turn::NotNeeded,
+            };
+            state.by_port.insert(
                 port,
                 Entry {
                     id,
@@ -358,12 +525,21 @@ impl OtpHub {
                     purpose,
                     since: Utc::now(),
                     deadline: None,
+                    turn,
                     tx,
                 },
             );
-            id
+            (id, turn)
         };
-        tracing::info!(server = port, msisdn = %msisdn, purpose = %purpose, "A binding waits for an OTP.");
+        self.inner.turn_changed.notify_waiters();
+        match turn {
+            Turn::Queued => {
+                tracing::info!(server = port, msisdn = %msisdn, purpose = %purpose, "A binding waits for an OTP; it waits for its turn first (its SMS will not name the SIM).")
+            }
+            Turn::NotNeeded | Turn::Holding(_) => {
+                tracing::info!(server = port, msisdn = %msisdn, purpose = %purpose, "A binding waits for an OTP.")
+            }
+        }
         OtpWaiter {
             hub: self.clone(),
             port,
@@ -384,10 +560,9 @@ impl OtpHub {
         purpose: OtpPurpose,
         timeout: Duration,
     ) -> Result<Otp, OtpWaitError> {
-        self.register(port, msisdn, purpose)
-            .wait(timeout)
-            .await
-            .map(|received| received.otp)
+        let waiter = self.register(port, msisdn, purpose);
+        waiter.turn().await;
+        waiter.wait(timeout).await.map(|received| received.otp)
     }
 
     /// The operator typed `code` for server `port`.
@@ -406,9 +581,9 @@ impl OtpHub {
                 return Err(err.into());
             }
         };
-        let mut waiters = self.lock();
-        let Some(entry) = waiters.by_port.remove(&port) else {
-            drop(waiters);
+        let mut state = self.lock();
+        let Some(entry) = state.take(port, true, self.inner.matching.late_quiet) else {
+            drop(state);
             tracing::info!(
                 server = port,
                 "The operator typed an OTP for a server that waits for none; it is refused."
@@ -416,19 +591,13 @@ impl OtpHub {
             return Err(DeliverError::NotWaiting { port });
         };
         let delivered = hand_over(entry, port, otp, OtpFrom::Operator);
-        drop(waiters);
+        drop(state);
+        self.inner.turn_changed.notify_waiters();
         Ok(delivered)
     }
 
-    /// An SMS forwarder posted an incoming SMS: its code goes to the binding that waits for its
-    /// number, if any.
+    /// The native `POST /sms`: an SMS that names its number.
     pub fn deliver_sms(&self, sms: &IncomingSms) -> SmsOutcome {
-        if !self.accepts(OtpFrom::Forwarder) {
-            tracing::warn!(
-                "An SMS forwarder posted an SMS, but forwarded OTPs are switched off (otp.source); it is refused."
-            );
-            return SmsOutcome::SourceOff;
-        }
         let msisdn = match Msisdn::parse(&sms.msisdn) {
             Ok(msisdn) => msisdn,
             Err(err) => {
@@ -439,38 +608,146 @@ impl OtpHub {
                 return SmsOutcome::BadMsisdn(err);
             }
         };
-        let mut waiters = self.lock();
-        let Some(port) = waiters
-            .by_port
-            .iter()
-            .find(|(_, e)| e.msisdn == msisdn)
-            .map(|(p, _)| *p)
-        else {
-            drop(waiters);
-            tracing::info!(
-                msisdn = %msisdn,
-                received_at = ?sms.received_at,
-                "An SMS came for a number that waits for no OTP; it is ignored, not kept for later."
-            );
-            return SmsOutcome::NoWaiter { msisdn };
+        let text = SmsText::new(sms.message.clone());
+        let key = format!(
+            "native:{}:{}:{}",
+            msisdn,
+            sms.received_at
+                .map(|t| t.timestamp_millis().to_string())
+                .unwrap_or_default(),
+            simrotor_sms::fingerprint(text.expose())
+        );
+        self.deliver_incoming(&Incoming {
+            intake: Intake::Native,
+            receiving: Some(msisdn),
+            device: None,
+            slot: None,
+            sender: None,
+            text,
+            received_at: sms.received_at,
+            key,
+        })
+    }
+
+    /// An SMS came by an intake: its code goes to the one binding it can be for, if any (see
+    /// the module's "Which binding an SMS is for"). Every SMS is recorded in the intake log and
+    /// the audit trail, used or not.
+    pub fn deliver_incoming(&self, sms: &Incoming) -> SmsOutcome {
+        let (outcome, matched_by) = self.match_incoming(sms);
+        if let SmsOutcome::Delivered(_) = &outcome {
+            self.inner.turn_changed.notify_waiters();
+        }
+        let (server, msisdn, purpose) = match &outcome {
+            SmsOutcome::Delivered(d) => (Some(d.port), Some(d.msisdn.clone()), Some(d.purpose)),
+            SmsOutcome::NoWaiter { msisdn } => (None, Some(msisdn.clone()), None),
+            SmsOutcome::NotAsked { port, msisdn }
+            | SmsOutcome::Stale { port, msisdn }
+            | SmsOutcome::NoCode { port, msisdn } => (Some(*port), Some(msisdn.clone()), None),
+            _ => (None, sms.receiving.clone(), None),
         };
-        let Some(otp) = self.extract_code(&sms.message) else {
-            drop(waiters);
+        let record = SmsRecord {
+            at: Utc::now(),
+            intake: sms.intake,
+            receiving: sms.receiving.clone(),
+            device: sms.device.clone(),
+            slot: sms.slot.clone(),
+            sender: sms.sender.clone(),
+            text: sms.text.masked(),
+            outcome: outcome.name(),
+            server,
+            msisdn,
+            purpose,
+            matched_by,
+            why_not: outcome.why_not(),
+        };
+        crate::audit::sms(&record);
+        self.lock().log.record(record);
+        outcome
+    }
+
+    fn match_incoming(&self, sms: &Incoming) -> (SmsOutcome, Option<MatchedBy>) {
+        if !self.accepts(OtpFrom::Forwarder) {
             tracing::warn!(
-                server = port,
-                msisdn = %msisdn,
-                received_at = ?sms.received_at,
-                "An SMS came for a number that waits for an OTP, but otp.pattern finds no code in it; the binding keeps waiting."
+                intake = %sms.intake,
+                "An SMS forwarder posted an SMS, but forwarded OTPs are switched off (otp.source); it is refused."
             );
-            return SmsOutcome::NoCode { port, msisdn };
+            return (SmsOutcome::SourceOff, None);
+        }
+        let matching = &self.inner.matching;
+        let mut state = self.lock();
+        if !state.log.first_time(&sms.key) {
+            tracing::info!(intake = %sms.intake, "The same SMS came again (the app retried); acknowledged, not used twice.");
+            return (SmsOutcome::Duplicate, None);
+        }
+        let named = match &sms.receiving {
+            Some(msisdn) => Some((msisdn.clone(), MatchedBy::Number)),
+            None => state
+                .channel(sms.device.as_deref(), sms.slot.as_deref())
+                .map(|m| (m.clone(), MatchedBy::Channel)),
         };
-        let Some(entry) = waiters.by_port.remove(&port) else {
-            // Found under this same lock a moment ago.
-            return SmsOutcome::NoWaiter { msisdn };
+        let (port, by) = match named {
+            Some((msisdn, by)) => {
+                let Some((port, entry)) = state.by_port.iter().find(|(_, e)| e.msisdn == msisdn)
+                else {
+                    drop(state);
+                    tracing::info!(intake = %sms.intake, msisdn = %msisdn, by = by.as_str(), received_at = ?sms.received_at, "An SMS came for a number that waits for no OTP; it is ignored, not kept for later.");
+                    return (SmsOutcome::NoWaiter { msisdn }, Some(by));
+                };
+                if entry.turn == Turn::Queued {
+                    let port = *port;
+                    drop(state);
+                    tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, "An SMS came for a number that has not asked for its code yet (it waits for its turn); it is ignored.");
+                    return (SmsOutcome::NotAsked { port, msisdn }, Some(by));
+                }
+                (*port, by)
+            }
+            None if !matching.turns => {
+                drop(state);
+                tracing::warn!(intake = %sms.intake, device = sms.device.as_deref(), slot = sms.slot.as_deref(), "An SMS names no SIM (no receiving number, no declared channel) and turns are off; it is ignored.");
+                return (SmsOutcome::Unidentified, None);
+            }
+            None => match state.holder() {
+                Some(port) => (port, MatchedBy::Turn),
+                None => {
+                    let late = state
+                        .quiet_until
+                        .is_some_and(|until| tokio::time::Instant::now() < until);
+                    drop(state);
+                    let outcome = if late {
+                        tracing::warn!(intake = %sms.intake, device = sms.device.as_deref(), slot = sms.slot.as_deref(), "An SMS that names no SIM came just after a turn ended without a code; it is dropped as that binding's late answer.");
+                        SmsOutcome::Late
+                    } else {
+                        tracing::warn!(intake = %sms.intake, device = sms.device.as_deref(), slot = sms.slot.as_deref(), "An SMS names no SIM and no binding holds the turn; it is ignored.");
+                        SmsOutcome::Unidentified
+                    };
+                    return (outcome, None);
+                }
+            },
+        };
+        let Some(entry) = state.by_port.get(&port) else {
+            return (SmsOutcome::Unidentified, Some(by));
+        };
+        let msisdn = entry.msisdn.clone();
+        if let Some(at) = sms.received_at
+            && at + chrono::Duration::from_std(matching.clock_skew).unwrap_or_default()
+                < entry.asked_since()
+        {
+            drop(state);
+            tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = %at, "An SMS was received before its binding began to wait; it is an older SMS and is ignored.");
+            return (SmsOutcome::Stale { port, msisdn }, Some(by));
+        }
+        let Some(otp) = self.extract_code(sms.text.expose()) else {
+            drop(state);
+            tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = ?sms.received_at, "An SMS came for a number that waits for an OTP, but otp.pattern finds no code in it; the binding keeps waiting.");
+            return (SmsOutcome::NoCode { port, msisdn }, Some(by));
+        };
+        let Some(entry) = state.take(port, true, matching.late_quiet) else {
+            return (SmsOutcome::NoWaiter { msisdn }, Some(by));
         };
         let delivered = hand_over(entry, port, otp, OtpFrom::Forwarder);
-        drop(waiters);
-        SmsOutcome::Delivered(delivered)
+        drop(state);
+        tracing::info!(intake = %sms.intake, server = port, msisdn = %delivered.msisdn, by = by.as_str(), "The SMS was matched to its binding.");
+        (SmsOutcome::Delivered(delivered), Some(by))
     }
 
     /// The code in an SMS text: the first group of the first match of `otp.pattern` that is
@@ -506,17 +783,33 @@ impl OtpHub {
         Ok(Otp::new(code))
     }
 
-    /// Who waits now, by server.
+    /// Who waits now, by server, with their place in the turns.
     pub fn waiting(&self) -> Vec<Waiting> {
-        self.lock()
+        let state = self.lock();
+        state
             .by_port
             .iter()
-            .map(|(port, e)| Waiting {
-                port: *port,
-                msisdn: e.msisdn.clone(),
-                purpose: e.purpose,
-                since: e.since,
-                deadline: e.deadline,
+            .map(|(port, e)| {
+                let (turn, ahead) = match e.turn {
+                    Turn::NotNeeded => (None, None),
+                    Turn::Holding(_) => (Some("holding".to_owned()), None),
+                    Turn::Queued => (
+                        Some("queued".to_owned()),
+                        state
+                            .queue
+                            .iter()
+                            .position(|(p, id)| *p == *port && *id == e.id),
+                    ),
+                };
+                Waiting {
+                    port: *port,
+                    msisdn: e.msisdn.clone(),
+                    purpose: e.purpose,
+                    since: e.since,
+                    deadline: e.deadline,
+                    turn,
+                    ahead,
+                }
             })
             .collect()
     }
@@ -524,26 +817,82 @@ impl OtpHub {
     /// Ends the wait on server `port` (its future gets [`OtpWaitError::Cancelled`]), for a
     /// server stopped by the operator. False when it waited for nothing.
     pub fn cancel(&self, port: u16) -> bool {
-        let entry = self.lock().by_port.remove(&port);
+        let entry = self
+            .lock()
+            .take(port, false, self.inner.matching.late_quiet);
         match entry {
             Some(entry) => {
                 tracing::info!(server = port, msisdn = %entry.msisdn, purpose = %entry.purpose, "An OTP wait was cancelled.");
                 let _ = entry.tx.send(Arrival::Cancelled);
+                self.inner.turn_changed.notify_waiters();
                 true
             }
             None => false,
         }
     }
 
+    /// Declares that `device`'s `slot` (every slot of it, when `None`) holds `msisdn`'s SIM.
+    pub fn declare_channel(&self, device: &str, slot: Option<&str>, msisdn: &Msisdn) {
+        self.lock().channels.insert(
+            (device.to_owned(), slot.unwrap_or("").to_owned()),
+            msisdn.clone(),
+        );
+    }
+
+    /// Replaces every declared channel (at start-up and after `simrotor sms channel`): the
+    /// configuration's and the database's.
+    pub fn set_channels(
+        &self,
+        channels: impl IntoIterator<Item = (String, Option<String>, Msisdn)>,
+    ) {
+        let map: BTreeMap<ChannelKey, Msisdn> = channels
+            .into_iter()
+            .map(|(device, slot, m)| ((device, slot.unwrap_or_default()), m))
+            .collect();
+        self.lock().channels = map;
+    }
+
+    /// The declared channels: `(device, slot, number)`.
+    pub fn channels(&self) -> Vec<(String, Option<String>, Msisdn)> {
+        self.lock()
+            .channels
+            .iter()
+            .map(|((device, slot), m)| {
+                (
+                    device.clone(),
+                    (!slot.is_empty()).then(|| slot.clone()),
+                    m.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The numbers a declared channel names (they need no turn).
+    pub fn channel_numbers(&self) -> BTreeSet<Msisdn> {
+        self.lock().channels.values().cloned().collect()
+    }
+
+    /// The last SMS of every intake, newest first.
+    pub fn recent_sms(&self) -> Vec<SmsRecord> {
+        self.lock().log.recent()
+    }
+
     /// Removes the entry of registration `id` on `port`, if still there (not a newer one).
     fn unregister(&self, port: u16, id: u64) -> bool {
-        let mut waiters = self.lock();
-        if waiters.by_port.get(&port).is_some_and(|e| e.id == id) {
-            waiters.by_port.remove(&port);
-            true
-        } else {
-            false
+        let removed = {
+            let mut state = self.lock();
+            if state.by_port.get(&port).is_some_and(|e| e.id == id) {
+                state
+                    .take(port, false, self.inner.matching.late_quiet)
+                    .is_some()
+            } else {
+                false
+            }
+        };
+        if removed {
+            self.inner.turn_changed.notify_waiters();
         }
+        removed
     }
 
     fn set_deadline(&self, port: u16, id: u64, deadline: DateTime<Utc>) {
@@ -552,6 +901,35 @@ impl OtpHub {
         {
             entry.deadline = Some(deadline);
         }
+    }
+
+    /// Takes the turn for registration `id` on `port` if it is first in the queue, nobody
+    /// holds it and the quiet time is over. `Ok(())` when it holds the turn (or needs none, or
+    /// is no longer registered: its wait then ends at once); `Err(until)` to wait for a change,
+    /// or until the quiet time ends.
+    fn try_take_turn(&self, port: u16, id: u64) -> Result<(), Option<tokio::time::Instant>> {
+        let mut state = self.lock();
+        let Some(entry) = state.by_port.get(&port).filter(|e| e.id == id) else {
+            return Ok(());
+        };
+        if entry.turn != Turn::Queued {
+            return Ok(());
+        }
+        if state.holder().is_some() || state.queue.front() != Some(&(port, id)) {
+            return Err(None);
+        }
+        if let Some(until) = state.quiet_until {
+            if tokio::time::Instant::now() < until {
+                return Err(Some(until));
+            }
+            state.quiet_until = None;
+        }
+        state.queue.pop_front();
+        if let Some(entry) = state.by_port.get_mut(&port) {
+            entry.turn = Turn::Holding(Utc::now());
+            tracing::info!(server = port, msisdn = %entry.msisdn, purpose = %entry.purpose, "The binding's turn has come: it may ask for its code.");
+        }
+        Ok(())
     }
 }
 
@@ -612,6 +990,34 @@ impl OtpWaiter {
 
     pub fn purpose(&self) -> OtpPurpose {
         self.purpose
+    }
+
+    /// Whether this wait is queued for the turn now.
+    pub fn is_queued(&self) -> bool {
+        self.hub
+            .lock()
+            .by_port
+            .get(&self.port)
+            .is_some_and(|e| e.id == self.id && e.turn == Turn::Queued)
+    }
+
+    /// Resolves when the binding may ask for its code: at once when its SMS will be named (or
+    /// turns are off), else when its turn comes. Cancel-safe: dropping it keeps the place in the
+    /// queue (the waiter itself holds it).
+    pub async fn turn(&self) {
+        loop {
+            let changed = self.hub.inner.turn_changed.notified();
+            match self.hub.try_take_turn(self.port, self.id) {
+                Ok(()) => return,
+                Err(None) => changed.await,
+                Err(Some(until)) => {
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// Waits up to `timeout` for the code (a code that came before this call is already here).

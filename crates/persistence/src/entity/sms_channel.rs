@@ -1,0 +1,18 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sms_channels")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub device: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub slot: String,
+    pub msisdn: String,
+    pub source: String,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
