@@ -1266,7 +1266,9 @@ mod tests {
                 OtpPurpose::Transaction
             };
             let waiter = hub.register(9910, &m, purpose);
-            let outcome = hub.deliver_sms(&sms(form, SIM_TEXT));
+            // A fresh code each time: the same SMS twice is a retry, not a new code.
+            let text = format!("Kode OTP Anda: 12345{i} untuk masuk ke aplikasi.");
+            let outcome = hub.deliver_sms(&sms(form, &text));
             assert_eq!(
                 outcome,
                 SmsOutcome::Delivered(Delivered {
@@ -1277,7 +1279,7 @@ mod tests {
                 "{form}"
             );
             let received = waiter.wait(Duration::from_secs(1)).await.unwrap();
-            assert_eq!(received.otp.expose(), "123456");
+            assert_eq!(received.otp.expose(), format!("12345{i}"));
             assert_eq!(received.from, OtpFrom::Forwarder);
         }
     }
@@ -1502,5 +1504,239 @@ mod tests {
         )
         .unwrap();
         assert!(parsed.received_at.is_some());
+    }
+
+    /// A hub with the capcom6 intake open: bindings whose SMS no channel names take turns.
+    fn turn_hub(channels: &[(&str, Option<&str>, Msisdn)]) -> OtpHub {
+        let mut sms_config = SmsConfig::default();
+        sms_config.set_intake(
+            simrotor_sms::App::Capcom6,
+            simrotor_config::IntakeConfig::with_secret("test-secret"),
+        );
+        let hub = OtpHub::with_sms(&config(OtpSource::Both), &sms_config).unwrap();
+        hub.set_channels(
+            channels
+                .iter()
+                .map(|(d, s, m)| ((*d).to_owned(), s.map(str::to_owned), m.clone())),
+        );
+        hub
+    }
+
+    /// An SMS from the capcom6 app on `device`/`slot`, naming the receiving SIM or not.
+    fn app_sms(receiving: Option<&Msisdn>, device: &str, slot: &str, text: &str) -> Incoming {
+        Incoming {
+            intake: Intake::App(simrotor_sms::App::Capcom6),
+            receiving: receiving.cloned(),
+            device: Some(device.to_owned()),
+            slot: Some(slot.to_owned()),
+            sender: Some("TELKOMSEL".to_owned()),
+            text: SmsText::new(text),
+            received_at: Some(Utc::now()),
+            key: format!("{device}:{slot}:{}", simrotor_sms::fingerprint(text)),
+        }
+    }
+
+    fn login_text(code: &str) -> String {
+        format!("Kode OTP Anda: {code}. JANGAN BERIKAN kode ini kepada siapapun.")
+    }
+
+    #[tokio::test]
+    async fn unnamed_sms_go_to_the_one_binding_whose_turn_it_is_in_order() {
+        let hub = turn_hub(&[]);
+        assert!(hub.turns());
+        let (a, b, c) = (number(21), number(22), number(23));
+        let first = hub.register(9901, &a, OtpPurpose::Login);
+        let second = hub.register(9902, &b, OtpPurpose::Login);
+        let third = hub.register(9903, &c, OtpPurpose::Transaction);
+        // Before anyone holds the turn, an SMS that names no SIM is nobody's.
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(None, "phone-x", "1", &login_text("999111"))),
+            SmsOutcome::Unidentified
+        );
+        first.turn().await;
+        assert!(!first.is_queued() && second.is_queued() && third.is_queued());
+        let shown = hub.waiting();
+        let view = |port: u16| shown.iter().find(|w| w.port == port).unwrap().clone();
+        assert_eq!(view(9901).turn.as_deref(), Some("holding"));
+        assert_eq!((view(9902).turn.as_deref(), view(9902).ahead), (Some("queued"), Some(0)));
+        assert_eq!(view(9903).ahead, Some(1));
+        // The second cannot take the turn while the first holds it.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), second.turn())
+                .await
+                .is_err()
+        );
+        // A named SMS for a queued number is not its answer: it has not asked yet.
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(Some(&b), "phone-x", "2", &login_text("222333"))),
+            SmsOutcome::NotAsked { port: 9902, msisdn: b.clone() }
+        );
+        assert!(matches!(
+            hub.deliver_incoming(&app_sms(None, "phone-x", "1", &login_text("111222"))),
+            SmsOutcome::Delivered(Delivered { port: 9901, .. })
+        ));
+        assert_eq!(code_of(first).await, "111222");
+        second.turn().await;
+        assert!(matches!(
+            hub.deliver_incoming(&app_sms(None, "phone-y", "2", &login_text("333444"))),
+            SmsOutcome::Delivered(Delivered { port: 9902, .. })
+        ));
+        assert_eq!(code_of(second).await, "333444");
+        third.turn().await;
+        assert_eq!(code_of_after(&hub, third, "Transaksi Rp 5000 kode 4444").await, "4444");
+    }
+
+    async fn code_of_after(hub: &OtpHub, waiter: OtpWaiter, text: &str) -> String {
+        hub.deliver_incoming(&app_sms(None, "phone-z", "1", text));
+        code_of(waiter).await
+    }
+
+    #[tokio::test]
+    async fn a_declared_channel_names_the_number_and_needs_no_turn() {
+        let (a, b) = (number(31), number(32));
+        let hub = turn_hub(&[("phone-a", Some("1"), a.clone())]);
+        let holder = hub.register(9902, &b, OtpPurpose::Login);
+        holder.turn().await;
+        let named = hub.register(9901, &a, OtpPurpose::Login);
+        assert!(!named.is_queued(), "a number behind a declared channel takes no turn");
+        // From the declared channel: only `a`'s wait, never the turn's holder.
+        assert!(matches!(
+            hub.deliver_incoming(&app_sms(None, "phone-a", "1", &login_text("515151"))),
+            SmsOutcome::Delivered(Delivered { port: 9901, .. })
+        ));
+        assert_eq!(code_of(named).await, "515151");
+        // The channel's number waits no more: its next SMS is nobody's, not the holder's.
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(None, "phone-a", "1", &login_text("525252"))),
+            SmsOutcome::NoWaiter { msisdn: a.clone() }
+        );
+        // A named number that waits for nothing is never handed to the holder either.
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(Some(&number(39)), "phone-q", "1", &login_text("535353"))),
+            SmsOutcome::NoWaiter { msisdn: number(39) }
+        );
+        assert_eq!(code_of_after(&hub, holder, &login_text("545454")).await, "545454");
+        // A channel declared without a slot covers every slot of its device.
+        hub.declare_channel("modem-9", None, &a);
+        let again = hub.register(9901, &a, OtpPurpose::Transaction);
+        assert!(matches!(
+            hub.deliver_incoming(&app_sms(None, "modem-9", "3", &login_text("565656"))),
+            SmsOutcome::Delivered(Delivered { port: 9901, .. })
+        ));
+        assert_eq!(code_of(again).await, "565656");
+    }
+
+    #[tokio::test]
+    async fn the_same_sms_again_is_acknowledged_and_not_used_twice() {
+        let hub = turn_hub(&[]);
+        let m = number(41);
+        let first = hub.register(9901, &m, OtpPurpose::Login);
+        first.turn().await;
+        let sms = app_sms(Some(&m), "phone-a", "1", &login_text("616161"));
+        assert!(matches!(hub.deliver_incoming(&sms), SmsOutcome::Delivered(_)));
+        assert_eq!(code_of(first).await, "616161");
+        // The binding asks again (say the code was refused); the app retries the old SMS.
+        let second = hub.register(9901, &m, OtpPurpose::Login);
+        second.turn().await;
+        assert_eq!(hub.deliver_incoming(&sms), SmsOutcome::Duplicate);
+        assert_eq!(hub.waiting().len(), 1, "still waiting for a fresh code");
+        let recent = hub.recent_sms();
+        assert_eq!(recent[0].outcome, "duplicate");
+        assert_eq!(recent[1].outcome, "delivered");
+        assert_eq!(recent[1].server, Some(9901));
+        assert_eq!(recent[1].matched_by, Some(MatchedBy::Number));
+        assert!(!format!("{recent:?}").contains("616161"), "{recent:?}");
+        drop(second);
+    }
+
+    #[tokio::test]
+    async fn an_sms_received_before_the_wait_began_is_stale() {
+        let hub = turn_hub(&[]);
+        let m = number(42);
+        let waiter = hub.register(9901, &m, OtpPurpose::Login);
+        waiter.turn().await;
+        let mut old = app_sms(Some(&m), "phone-a", "1", &login_text("717171"));
+        old.received_at = Some(Utc::now() - chrono::Duration::minutes(10));
+        assert_eq!(
+            hub.deliver_incoming(&old),
+            SmsOutcome::Stale { port: 9901, msisdn: m.clone() }
+        );
+        assert_eq!(code_of_after(&hub, waiter, &login_text("727272")).await, "727272");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_turn_ends_without_a_code_an_unnamed_sms_is_late_and_the_next_turn_waits() {
+        let hub = turn_hub(&[]);
+        let (a, b) = (number(51), number(52));
+        let first = hub.register(9901, &a, OtpPurpose::Login);
+        let second = hub.register(9902, &b, OtpPurpose::Login);
+        first.turn().await;
+        assert_eq!(
+            first.wait(Duration::from_secs(300)).await.unwrap_err(),
+            OtpWaitError::TimedOut { after: Duration::from_secs(300) }
+        );
+        // `a`'s code comes late: it must not reach `b`, who has not even asked yet.
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(None, "phone-a", "1", &login_text("818181"))),
+            SmsOutcome::Late
+        );
+        let started = tokio::time::Instant::now();
+        second.turn().await;
+        assert_eq!(started.elapsed(), SmsConfig::default().late_quiet);
+        assert_eq!(code_of_after(&hub, second, &login_text("828282")).await, "828282");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_holder_passes_the_turn_and_a_retry_keeps_its_place() {
+        let hub = turn_hub(&[]);
+        let (a, b, c) = (number(61), number(62), number(63));
+        let first = hub.register(9901, &a, OtpPurpose::Login);
+        let second = hub.register(9902, &b, OtpPurpose::Login);
+        let third = hub.register(9903, &c, OtpPurpose::Login);
+        // The second binding asks again while queued: it keeps its place before the third.
+        let second = {
+            let again = hub.register(9902, &b, OtpPurpose::Login);
+            drop(second);
+            again
+        };
+        let order: Vec<(u16, Option<usize>)> =
+            hub.waiting().iter().map(|w| (w.port, w.ahead)).collect();
+        assert_eq!(order, [(9901, Some(0)), (9902, Some(1)), (9903, Some(2))]);
+        first.turn().await;
+        // The same binding registering again while it holds the turn keeps it.
+        let first = hub.register(9901, &a, OtpPurpose::Login);
+        assert!(!first.is_queued());
+        assert_eq!(hub.waiting()[0].turn.as_deref(), Some("holding"));
+        hub.deliver_for_server(9901, "123456").unwrap();
+        assert_eq!(code_of(first).await, "123456");
+        second.turn().await;
+        drop(second);
+        // Dropped without a code: the next turn comes after the quiet time.
+        assert!(third.is_queued());
+        cancel_quiet_for_test(&hub);
+        third.turn().await;
+        assert!(!third.is_queued());
+    }
+
+    fn cancel_quiet_for_test(hub: &OtpHub) {
+        hub.lock().quiet_until = None;
+        hub.inner.turn_changed.notify_waiters();
+    }
+
+    #[test]
+    fn turns_are_off_without_an_open_app_or_with_typed_codes_only() {
+        assert!(!hub().turns());
+        let mut sms_config = SmsConfig::default();
+        sms_config.set_intake(
+            simrotor_sms::App::Gammu,
+            simrotor_config::IntakeConfig {
+                enabled: Some(true),
+                secret: None,
+            },
+        );
+        assert!(OtpHub::with_sms(&config(OtpSource::Both), &sms_config).unwrap().turns());
+        assert!(!OtpHub::with_sms(&config(OtpSource::Operator), &sms_config).unwrap().turns());
+        sms_config.turns = false;
+        assert!(!OtpHub::with_sms(&config(OtpSource::Both), &sms_config).unwrap().turns());
     }
 }
