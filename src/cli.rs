@@ -116,6 +116,14 @@ pub enum Command {
         /// The code, digits only.
         code: String,
     },
+    /// What the SMS forwarder apps posted: the last SMS per intake, matched or not and why not;
+    /// and the channels that say which number sits behind a device's slot.
+    Sms {
+        #[command(subcommand)]
+        command: Option<SmsCommand>,
+        #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+        format: Format,
+    },
     /// Holds a server at its next step boundary (never inside a call); its number stays bound.
     Pause(ServerAction),
     /// Lets a paused, draining or disabled server go on.
@@ -360,6 +368,29 @@ pub struct ProbeArgs {
 pub enum ConfigCommand {
     /// Checks the configuration and prints the effective values, secrets masked.
     Check,
+}
+
+/// `simrotor sms …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SmsCommand {
+    /// The declared channels: configuration's and database's.
+    Channels,
+    /// Declares that SMS from DEVICE (its slot or port) are for NUMBER: for the apps that do
+    /// not send the receiving number (capcom6 deviceId, SmsForwarder device mark, Dinstar sn, …).
+    Channel {
+        device: String,
+        /// The SIM slot (1, 2) or gateway port (1A) as the app names it; none: every slot.
+        #[arg(long)]
+        slot: Option<String>,
+        /// The number, in any form (08…, +62…, 62…).
+        number: String,
+    },
+    /// Forgets a channel declared in the database.
+    Forget {
+        device: String,
+        #[arg(long)]
+        slot: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,7 @@ pub mod recap;
 mod run;
 mod servers;
 mod sim;
+mod sms;
 mod watch;
 
 use std::process::ExitCode;
@@ -70,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resolve { id, who, why } => operate::resolve(&client()?, id, &who, &why).await,
         Command::Demo(args) => demo::run(config, args, admin).await,
         Command::Otp { server, code } => otp::run(&client()?, server, &code).await,
+        Command::Sms { command, format } => sms::run(&config, &client()?, command, format).await,
         Command::Logs(args) => logs::run(&config, args).await,
         Command::Answers {
             call,

@@ -60,6 +60,14 @@ impl Rows for Servers {
                     s.purchases.to_string(),
                     age(s.step_since),
                     match (&s.waiting_otp_since, &s.otp_purpose) {
+                        (Some(since), purpose) if s.otp_turn.as_deref() == Some("queued") => {
+                            format!(
+                                "QUEUED for its {} turn, {} ahead ({})",
+                                purpose.as_deref().unwrap_or("login"),
+                                s.otp_ahead.unwrap_or(0),
+                                age(Some(*since))
+                            )
+                        }
                         (Some(since), purpose) => format!(
                             "WAITING {} ({})",
                             purpose.as_deref().unwrap_or("login"),

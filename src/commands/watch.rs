@@ -411,7 +411,14 @@ fn cells(s: &ServerView, now: DateTime<Utc>) -> [String; 9] {
         s.waiting_otp_since
             .map(|t| {
                 let purpose = s.otp_purpose.as_deref().unwrap_or("login");
-                format!("WAITING {purpose} {}", age(now, t))
+                match s.otp_turn.as_deref() {
+                    Some("queued") => format!(
+                        "QUEUED {purpose} turn, {} ahead {}",
+                        s.otp_ahead.unwrap_or(0),
+                        age(now, t)
+                    ),
+                    _ => format!("WAITING {purpose} {}", age(now, t)),
+                }
             })
             .unwrap_or_default(),
     ]
@@ -767,6 +774,8 @@ mod tests {
             step_since: None,
             waiting_otp_since: None,
             otp_purpose: None,
+            otp_turn: None,
+            otp_ahead: None,
             restarts: 0,
         }
     }

@@ -120,7 +120,32 @@ pub async fn start(
         servers.push((row.clone(), client));
     }
 
-    let otp = OtpHub::new(&config.otp)?;
+    let otp = OtpHub::with_sms(&config.otp, &config.sms)?;
+    // The configuration's channels, then the database's (declared later, by the operator or a
+    // device's report): the database's win for the same device and slot.
+    let mut channels: Vec<_> = config
+        .sms
+        .channels
+        .iter()
+        .map(|c| (c.device.clone(), c.slot.clone(), c.number.clone()))
+        .collect();
+    channels.extend(
+        store
+            .sms_channels()
+            .await?
+            .into_iter()
+            .map(|c| (c.device, c.slot, c.msisdn)),
+    );
+    otp.set_channels(channels);
+    let intakes = config.sms.open_apps();
+    if !intakes.is_empty() {
+        tracing::info!(
+            intakes = %intakes.iter().map(|a| a.path()).collect::<Vec<_>>().join(", "),
+            turns = otp.turns(),
+            channels = otp.channels().len(),
+            "SMS forwarder apps may post to their intakes."
+        );
+    }
     let pool = AccountPool::new(store.clone(), owner.clone(), options.batch.clone()).start();
     let (done_tx, done) = oneshot::channel();
     let supervisor = Supervisor::new(SupervisorSetup {
@@ -146,7 +171,8 @@ pub async fn start(
                     metrics: metrics.clone(),
                     started_at: Utc::now(),
                 })
-                .with_token(config.admin.token.clone());
+                .with_token(config.admin.token.clone())
+                .with_intakes(&config.sms);
             let handle = match http::serve_on(listener, state).await {
                 Ok(handle) => handle,
                 Err(e) => {

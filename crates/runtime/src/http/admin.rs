@@ -43,6 +43,13 @@ pub struct ServerView {
     pub step_since: Option<DateTime<Utc>>,
     pub waiting_otp_since: Option<DateTime<Utc>>,
     pub otp_purpose: Option<String>,
+    /// `"holding"` the turn for an SMS that names no SIM, or `"queued"` for it (it has not
+    /// asked for its code yet); absent when its SMS is named.
+    #[serde(default)]
+    pub otp_turn: Option<String>,
+    /// For a queued server: how many wait for the turn before it.
+    #[serde(default)]
+    pub otp_ahead: Option<usize>,
     pub restarts: u32,
 }
 
@@ -75,6 +82,8 @@ pub fn server_views(
                 step_since: b.map(|b| b.step_since),
                 waiting_otp_since: wait.map(|w| w.since),
                 otp_purpose: wait.map(|w| w.purpose.as_str().to_owned()),
+                otp_turn: wait.and_then(|w| w.turn.clone()),
+                otp_ahead: wait.and_then(|w| w.ahead),
                 restarts: supervised.map_or(0, |s| s.restarts),
             }
         })

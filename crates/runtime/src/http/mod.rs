@@ -11,12 +11,14 @@
 //! - [`guard`]: who may use it (token, cross-site, literal host, the runtime attached);
 //! - [`reply`]: the one shape of every error answer, actix-web's own included;
 //! - [`otp`]: `POST /sms`, the operator's OTP, the waiting list;
+//! - [`sms`]: the forwarder apps' intakes `/sms/<app>`, the SMS view, the channels' reload;
 //! - [`admin`]: the views, the actions, `/metrics`, `/health` and the page.
 
 mod admin;
 mod guard;
 mod otp;
 mod reply;
+mod sms;
 
 use std::fmt;
 use std::io;
@@ -33,6 +35,7 @@ use simrotor_config::AdminToken;
 use simrotor_persistence::Store;
 
 pub use admin::{ServerView, server_views};
+pub use sms::Intakes;
 
 use reply::ApiError;
 
@@ -72,8 +75,13 @@ pub struct AdminState {
     pub on_pool_refilled: Arc<dyn Fn() + Send + Sync>,
     /// The views and actions' parts; without them only the OTP routes answer.
     pub runtime: Option<AdminRuntime>,
-    /// When set, every request but `GET /` must carry it as a bearer token.
+    /// When set, every request but `GET /` must carry it as a bearer token (the app intakes
+    /// take it too, beside their own proof).
     pub token: Option<AdminToken>,
+    /// The forwarder apps' intakes: which are open, with which secret.
+    pub intakes: Intakes,
+    /// The time signatures are checked against (a test's fixed clock, else the system's).
+    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
 }
 
 impl AdminState {
@@ -84,7 +92,21 @@ impl AdminState {
             on_pool_refilled: Arc::new(|| {}),
             runtime: None,
             token: None,
+            intakes: Intakes::default(),
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// Opens the intakes `[sms]` configures.
+    pub fn with_intakes(mut self, sms: &simrotor_config::SmsConfig) -> Self {
+        self.intakes = Intakes::from_config(sms);
+        self
+    }
+
+    /// Checks signatures against `clock` instead of the system's time.
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     pub fn with_runtime(mut self, runtime: AdminRuntime) -> Self {
@@ -109,6 +131,7 @@ impl fmt::Debug for AdminState {
             .field("otp", &self.otp)
             .field("runtime", &self.runtime)
             .field("token", &self.token)
+            .field("intakes", &self.intakes)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +156,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(admin::metrics))
         // OTPs, under their names and their older ones (`/otp`, `/otp/waiting`).
         .route("/sms", web::post().to(otp::post_sms))
+        .route("/sms/{app}", web::post().to(sms::intake))
+        .route("/sms/{app}", web::get().to(sms::intake))
+        .route("/api/sms", web::get().to(sms::view))
+        .route(
+            "/api/sms/channels/reload",
+            web::post().to(sms::reload_channels),
+        )
         .route("/api/otp", web::get().to(otp::waiting))
         .route("/api/otp", web::post().to(otp::post_otp))
         .route("/otp", web::post().to(otp::post_otp))
@@ -154,7 +184,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint (see docs/admin-api.md: GET /, /health, /metrics, /api/servers, /api/otp, /api/batches, /api/suspects; POST /sms, /api/otp, /api/servers/PORT/ACTION)",
+        "no such endpoint (see docs/admin-api.md: GET /, /health, /metrics, /api/servers, /api/otp, /api/sms, /api/batches, /api/suspects; POST /sms, /sms/APP, /api/otp, /api/servers/PORT/ACTION)",
     ))
 }
 

@@ -77,6 +77,7 @@ pub async fn post_otp(
         Err(err) => {
             let status = match err {
                 DeliverError::NotWaiting { .. } => StatusCode::NOT_FOUND,
+                DeliverError::NotAsked { .. } => StatusCode::CONFLICT,
                 DeliverError::BadCode(_) => StatusCode::BAD_REQUEST,
                 DeliverError::SourceOff => StatusCode::FORBIDDEN,
             };

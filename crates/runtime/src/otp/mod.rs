@@ -146,6 +146,10 @@ pub enum DeliverError {
     BadCode(#[from] CodeError),
     #[error("server {port} is not waiting for an OTP")]
     NotWaiting { port: u16 },
+    #[error(
+        "server {port} has not asked for its code yet (it waits for its turn): a code now can only be an old one"
+    )]
+    NotAsked { port: u16 },
 }
 
 /// Why a wait ended without a code.
@@ -582,6 +586,18 @@ impl OtpHub {
             }
         };
         let mut state = self.lock();
+        if state
+            .by_port
+            .get(&port)
+            .is_some_and(|e| e.turn == Turn::Queued)
+        {
+            drop(state);
+            tracing::warn!(
+                server = port,
+                "The operator typed an OTP for a server that has not asked for its code yet (it waits for its turn); it is refused."
+            );
+            return Err(DeliverError::NotAsked { port });
+        }
         let Some(entry) = state.take(port, true, self.inner.matching.late_quiet) else {
             drop(state);
             tracing::info!(
@@ -1558,7 +1574,10 @@ mod tests {
         let shown = hub.waiting();
         let view = |port: u16| shown.iter().find(|w| w.port == port).unwrap().clone();
         assert_eq!(view(9901).turn.as_deref(), Some("holding"));
-        assert_eq!((view(9902).turn.as_deref(), view(9902).ahead), (Some("queued"), Some(0)));
+        assert_eq!(
+            (view(9902).turn.as_deref(), view(9902).ahead),
+            (Some("queued"), Some(0))
+        );
         assert_eq!(view(9903).ahead, Some(1));
         // The second cannot take the turn while the first holds it.
         assert!(
@@ -1569,7 +1588,10 @@ mod tests {
         // A named SMS for a queued number is not its answer: it has not asked yet.
         assert_eq!(
             hub.deliver_incoming(&app_sms(Some(&b), "phone-x", "2", &login_text("222333"))),
-            SmsOutcome::NotAsked { port: 9902, msisdn: b.clone() }
+            SmsOutcome::NotAsked {
+                port: 9902,
+                msisdn: b.clone()
+            }
         );
         assert!(matches!(
             hub.deliver_incoming(&app_sms(None, "phone-x", "1", &login_text("111222"))),
@@ -1583,7 +1605,10 @@ mod tests {
         ));
         assert_eq!(code_of(second).await, "333444");
         third.turn().await;
-        assert_eq!(code_of_after(&hub, third, "Transaksi Rp 5000 kode 4444").await, "4444");
+        assert_eq!(
+            code_of_after(&hub, third, "Transaksi Rp 5000 kode 4444").await,
+            "4444"
+        );
     }
 
     async fn code_of_after(hub: &OtpHub, waiter: OtpWaiter, text: &str) -> String {
@@ -1598,7 +1623,10 @@ mod tests {
         let holder = hub.register(9902, &b, OtpPurpose::Login);
         holder.turn().await;
         let named = hub.register(9901, &a, OtpPurpose::Login);
-        assert!(!named.is_queued(), "a number behind a declared channel takes no turn");
+        assert!(
+            !named.is_queued(),
+            "a number behind a declared channel takes no turn"
+        );
         // From the declared channel: only `a`'s wait, never the turn's holder.
         assert!(matches!(
             hub.deliver_incoming(&app_sms(None, "phone-a", "1", &login_text("515151"))),
@@ -1612,10 +1640,18 @@ mod tests {
         );
         // A named number that waits for nothing is never handed to the holder either.
         assert_eq!(
-            hub.deliver_incoming(&app_sms(Some(&number(39)), "phone-q", "1", &login_text("535353"))),
+            hub.deliver_incoming(&app_sms(
+                Some(&number(39)),
+                "phone-q",
+                "1",
+                &login_text("535353")
+            )),
             SmsOutcome::NoWaiter { msisdn: number(39) }
         );
-        assert_eq!(code_of_after(&hub, holder, &login_text("545454")).await, "545454");
+        assert_eq!(
+            code_of_after(&hub, holder, &login_text("545454")).await,
+            "545454"
+        );
         // A channel declared without a slot covers every slot of its device.
         hub.declare_channel("modem-9", None, &a);
         let again = hub.register(9901, &a, OtpPurpose::Transaction);
@@ -1633,7 +1669,10 @@ mod tests {
         let first = hub.register(9901, &m, OtpPurpose::Login);
         first.turn().await;
         let sms = app_sms(Some(&m), "phone-a", "1", &login_text("616161"));
-        assert!(matches!(hub.deliver_incoming(&sms), SmsOutcome::Delivered(_)));
+        assert!(matches!(
+            hub.deliver_incoming(&sms),
+            SmsOutcome::Delivered(_)
+        ));
         assert_eq!(code_of(first).await, "616161");
         // The binding asks again (say the code was refused); the app retries the old SMS.
         let second = hub.register(9901, &m, OtpPurpose::Login);
@@ -1659,9 +1698,15 @@ mod tests {
         old.received_at = Some(Utc::now() - chrono::Duration::minutes(10));
         assert_eq!(
             hub.deliver_incoming(&old),
-            SmsOutcome::Stale { port: 9901, msisdn: m.clone() }
+            SmsOutcome::Stale {
+                port: 9901,
+                msisdn: m.clone()
+            }
         );
-        assert_eq!(code_of_after(&hub, waiter, &login_text("727272")).await, "727272");
+        assert_eq!(
+            code_of_after(&hub, waiter, &login_text("727272")).await,
+            "727272"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1673,7 +1718,9 @@ mod tests {
         first.turn().await;
         assert_eq!(
             first.wait(Duration::from_secs(300)).await.unwrap_err(),
-            OtpWaitError::TimedOut { after: Duration::from_secs(300) }
+            OtpWaitError::TimedOut {
+                after: Duration::from_secs(300)
+            }
         );
         // `a`'s code comes late: it must not reach `b`, who has not even asked yet.
         assert_eq!(
@@ -1683,7 +1730,10 @@ mod tests {
         let started = tokio::time::Instant::now();
         second.turn().await;
         assert_eq!(started.elapsed(), SmsConfig::default().late_quiet);
-        assert_eq!(code_of_after(&hub, second, &login_text("828282")).await, "828282");
+        assert_eq!(
+            code_of_after(&hub, second, &login_text("828282")).await,
+            "828282"
+        );
     }
 
     #[tokio::test]
@@ -1734,9 +1784,21 @@ mod tests {
                 secret: None,
             },
         );
-        assert!(OtpHub::with_sms(&config(OtpSource::Both), &sms_config).unwrap().turns());
-        assert!(!OtpHub::with_sms(&config(OtpSource::Operator), &sms_config).unwrap().turns());
+        assert!(
+            OtpHub::with_sms(&config(OtpSource::Both), &sms_config)
+                .unwrap()
+                .turns()
+        );
+        assert!(
+            !OtpHub::with_sms(&config(OtpSource::Operator), &sms_config)
+                .unwrap()
+                .turns()
+        );
         sms_config.turns = false;
-        assert!(!OtpHub::with_sms(&config(OtpSource::Both), &sms_config).unwrap().turns());
+        assert!(
+            !OtpHub::with_sms(&config(OtpSource::Both), &sms_config)
+                .unwrap()
+                .turns()
+        );
     }
 }

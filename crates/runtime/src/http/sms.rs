@@ -1,0 +1,245 @@
+//! The forwarder apps' intakes: `POST /sms/<app>` (and `GET`, for the apps that send one), one
+//! per app of [`simrotor_sms::App`], beside simrotor's own `POST /sms`.
+//!
+//! Each request goes the same way: the intake must be open (`[sms.<app>]`; 404 until then);
+//! the request must prove it comes from the app (its signature or token with the configured
+//! secret, or the admin bearer token; 401 and a log line without the secret otherwise, and the
+//! SMS is not used); the app's decoder turns it into neutral SMS (400 naming the field when it
+//! cannot); each SMS goes to the [`OtpHub`](crate::otp::OtpHub)'s one matching; a capcom6
+//! `app:started` declares its SIMs' channels. Every SMS taken is answered 2xx, used or not —
+//! the apps retry anything else, and a retry cannot make an unused SMS useful — with
+//! `{"outcome": …, "sms": [{"outcome", "server"?, "why_not"?}]}`; SMSSync gets the reply it
+//! requires.
+//!
+//! | call | answers |
+//! |---|---|
+//! | `POST /sms/<app>` (`GET` too) | 200 `{"outcome": "delivered", "sms": [{"outcome": "delivered", "server": 9903, "matched_by": "turn"}]}`; 200 `{"outcome": "unused", "sms": [{"outcome": "no_waiter", "why_not": "…"}]}`; 200 `{"outcome": "inventory", "channels": 1}`; 200 `{"outcome": "ignored", "why": "…"}`; 400 `{"error"}` a body the app does not send; 401 `{"error"}` bad or missing proof; 404 intake closed or unknown |
+//! | `GET /api/sms` | 200 `{"turns": bool, "intakes": [{"app", "open", "proof"}], "channels": [{"device", "slot", "number"}], "waiting": […], "recent": [SmsRecord…]}` |
+//! | `POST /api/sms/channels/reload` | 200 `{"channels": n}`: re-reads `[[sms.channels]]` and the database's channels |
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{Method as HttpMethod, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+use simrotor_config::{IntakeConfig, SmsConfig};
+use simrotor_sms::{App, AuthKind, Decoded, Method, Posted, decode, verify};
+
+use super::AdminState;
+use super::guard::{Attached, bearer_matches};
+use super::reply::ApiError;
+use crate::otp::{Incoming, SmsOutcome};
+
+/// The intakes as configured: which apps are open, with which secret.
+#[derive(Debug, Clone, Default)]
+pub struct Intakes {
+    by_app: BTreeMap<App, IntakeConfig>,
+    /// The configuration's own `[[sms.channels]]`, kept for a reload.
+    config_channels: Vec<(String, Option<String>, simrotor_domain::Msisdn)>,
+}
+
+impl Intakes {
+    pub fn from_config(sms: &SmsConfig) -> Self {
+        Self {
+            by_app: App::ALL
+                .into_iter()
+                .filter_map(|app| sms.intake(app).map(|i| (app, i.clone())))
+                .collect(),
+            config_channels: sms
+                .channels
+                .iter()
+                .map(|c| (c.device.clone(), c.slot.clone(), c.number.clone()))
+                .collect(),
+        }
+    }
+
+    fn open(&self, app: App) -> Option<&IntakeConfig> {
+        self.by_app.get(&app).filter(|i| i.is_open())
+    }
+}
+
+fn proof_name(app: App, intake: Option<&IntakeConfig>) -> &'static str {
+    match intake.and_then(|i| i.secret.as_ref()) {
+        None => "none",
+        Some(_) => match app.auth() {
+            AuthKind::SmsForwarderSign
+            | AuthKind::Capcom6Signature
+            | AuthKind::TextbeeSignature
+            | AuthKind::HttpsmsJwt => "signature",
+            AuthKind::SmssyncSecret => "secret field",
+            AuthKind::Token => "token",
+        },
+    }
+}
+
+/// `GET|POST /sms/{app}`.
+pub async fn intake(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Some(app) = App::from_name(&name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no SMS intake {:?}: the apps are {}",
+                name.as_str(),
+                App::ALL.map(App::name).join(", ")
+            ),
+        ));
+    };
+    let Some(intake) = state.intakes.open(app) else {
+        tracing::warn!(
+            app = app.name(),
+            "An SMS came to an intake that is closed; it is refused."
+        );
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the {app} intake is closed: open it with [sms.{app}] secret = \"…\" (or SIMROTOR_SMS__{}__SECRET), see README \"SMS forwarder apps\"",
+                app.name().to_ascii_uppercase()
+            ),
+        ));
+    };
+    let method = if req.method() == HttpMethod::GET {
+        Method::Get
+    } else {
+        Method::Post
+    };
+    let mut posted = Posted::new(method, req.query_string(), &body);
+    for (name, value) in req.headers() {
+        if let Ok(value) = value.to_str() {
+            posted = posted.with_header(name.as_str(), value);
+        }
+    }
+    let by_admin_token = state
+        .token
+        .as_ref()
+        .is_some_and(|token| bearer_matches(token, &req));
+    if !by_admin_token && let Some(secret) = &intake.secret {
+        if let Err(err) = verify(app, &posted, secret.expose(), (state.clock)()) {
+            let peer = req
+                .peer_addr()
+                .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+            tracing::warn!(app = app.name(), peer = %peer, problem = %err, "Refused an SMS whose proof does not hold; it is not used.");
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, err));
+        }
+    }
+    let decoded = decode(app, &posted).map_err(|err| {
+        tracing::warn!(app = app.name(), problem = %err, "An SMS forwarder app posted a body it does not send; it is refused.");
+        ApiError::new(StatusCode::BAD_REQUEST, err)
+    })?;
+    let answer = match decoded {
+        Decoded::Sms(list) => {
+            let mut results = Vec::with_capacity(list.len());
+            let mut any_delivered = false;
+            for sms in list {
+                let outcome = state.otp.deliver_incoming(&Incoming::from(sms));
+                any_delivered |= matches!(outcome, SmsOutcome::Delivered(_));
+                results.push(outcome_json(&outcome));
+            }
+            json!({
+                "outcome": if any_delivered { "delivered" } else { "unused" },
+                "sms": results,
+            })
+        }
+        Decoded::Inventory { device, cards, .. } => {
+            let store = Attached::of(&state).map(|a| a.runtime.store);
+            let mut declared = 0usize;
+            for card in &cards {
+                let Some(number) = &card.number else { continue };
+                state.otp.declare_channel(&device, Some(&card.slot), number);
+                if let Some(store) = &store
+                    && let Err(err) = store
+                        .declare_sms_channel(&device, Some(&card.slot), number, app.name())
+                        .await
+                {
+                    tracing::error!(app = app.name(), device = %device, slot = %card.slot, error = %err, "Cannot keep a reported SIM channel in the database; it holds until the runtime stops.");
+                }
+                declared += 1;
+            }
+            tracing::info!(app = app.name(), device = %device, sims = cards.len(), with_number = declared, "A device reported its SIMs; the slots that know their number are declared channels.");
+            json!({ "outcome": "inventory", "channels": declared })
+        }
+        Decoded::Ignored { why } => {
+            tracing::debug!(
+                app = app.name(),
+                why,
+                "An SMS forwarder app posted an event that is not an SMS; acknowledged."
+            );
+            json!({ "outcome": "ignored", "why": why })
+        }
+    };
+    Ok(match app {
+        // SMSSync treats anything but this exact shape as a failure and retries.
+        App::Smssync => {
+            HttpResponse::Ok().json(json!({"payload": {"success": true, "error": null}}))
+        }
+        _ => HttpResponse::Ok().json(answer),
+    })
+}
+
+fn outcome_json(outcome: &SmsOutcome) -> Value {
+    let mut one = json!({ "outcome": outcome.name() });
+    if let SmsOutcome::Delivered(d) = outcome {
+        one["server"] = json!(d.port);
+        one["purpose"] = json!(d.purpose);
+    }
+    if let Some(why) = outcome.why_not() {
+        one["why_not"] = json!(why);
+    }
+    one
+}
+
+/// `GET /api/sms`: the intakes, the declared channels, who waits (with the turns) and the last
+/// SMS per intake, matched or not and why not.
+pub async fn view(state: web::Data<AdminState>) -> HttpResponse {
+    let intakes: Vec<Value> = App::ALL
+        .into_iter()
+        .map(|app| {
+            let intake = state.intakes.by_app.get(&app);
+            json!({
+                "app": app.name(),
+                "path": app.path(),
+                "open": intake.is_some_and(IntakeConfig::is_open),
+                "proof": proof_name(app, intake),
+            })
+        })
+        .collect();
+    let channels: Vec<Value> = state
+        .otp
+        .channels()
+        .into_iter()
+        .map(|(device, slot, number)| json!({"device": device, "slot": slot, "number": number}))
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "turns": state.otp.turns(),
+            "intakes": intakes,
+            "channels": channels,
+            "waiting": state.otp.waiting(),
+            "recent": state.otp.recent_sms(),
+        }))
+}
+
+/// `POST /api/sms/channels/reload`: the channels of the configuration and the database, again
+/// (after `simrotor sms channel` changed the database).
+pub async fn reload_channels(
+    state: web::Data<AdminState>,
+    at: Attached,
+) -> Result<HttpResponse, ApiError> {
+    let stored = at.runtime.store.sms_channels().await.map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the SMS channels: {err}"),
+        )
+    })?;
+    let mut all = state.intakes.config_channels.clone();
+    all.extend(stored.into_iter().map(|c| (c.device, c.slot, c.msisdn)));
+    let n = all.len();
+    state.otp.set_channels(all);
+    tracing::info!(channels = n, "The declared SMS channels were read again.");
+    Ok(HttpResponse::Ok().json(json!({ "channels": n })))
+}
