@@ -78,10 +78,9 @@ pub struct AdminState {
     /// When set, every request but `GET /` must carry it as a bearer token (the app intakes
     /// take it too, beside their own proof).
     pub token: Option<AdminToken>,
-    /// The forwarder apps' intakes: which are open, with which secret.
+    /// The forwarder apps' intakes: which are open, with which secret. Their signatures'
+    /// windows are checked by the hub's clock.
     pub intakes: Intakes,
-    /// The time signatures are checked against (a test's fixed clock, else the system's).
-    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
 }
 
 impl AdminState {
@@ -93,19 +92,12 @@ impl AdminState {
             runtime: None,
             token: None,
             intakes: Intakes::default(),
-            clock: Arc::new(Utc::now),
         }
     }
 
     /// Opens the intakes `[sms]` configures.
     pub fn with_intakes(mut self, sms: &simrotor_config::SmsConfig) -> Self {
         self.intakes = Intakes::from_config(sms);
-        self
-    }
-
-    /// Checks signatures against `clock` instead of the system's time.
-    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
         self
     }
 

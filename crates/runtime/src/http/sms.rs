@@ -118,7 +118,7 @@ pub async fn intake(
         .as_ref()
         .is_some_and(|token| bearer_matches(token, &req));
     if !by_admin_token && let Some(secret) = &intake.secret {
-        if let Err(err) = verify(app, &posted, secret.expose(), (state.clock)()) {
+        if let Err(err) = verify(app, &posted, secret.expose(), state.otp.now()) {
             let peer = req
                 .peer_addr()
                 .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
@@ -242,4 +242,310 @@ pub async fn reload_channels(
     state.otp.set_channels(all);
     tracing::info!(channels = n, "The declared SMS channels were read again.");
     Ok(HttpResponse::Ok().json(json!({ "channels": n })))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use actix_web::test;
+    use chrono::{DateTime, TimeZone, Utc};
+    use simrotor_config::{AdminToken, OtpConfig};
+    use simrotor_domain::Msisdn;
+    use simrotor_sms::fixture::{self, Example};
+
+    use super::*;
+    use crate::http::app;
+    use crate::otp::{OtpHub, OtpPurpose, OtpWaiter};
+
+    /// Five seconds after the examples' SIM received their SMS.
+    fn examples_now() -> DateTime<Utc> {
+        Utc.timestamp_opt(fixture::RECEIVED_AT + 5, 0).unwrap()
+    }
+
+    /// The examples' own proof: the signed apps and SMSSync carry `test-secret`; the apps that
+    /// can only add a static header are open without a secret (their examples carry none).
+    fn intake_for_example(app: App) -> IntakeConfig {
+        match app.auth() {
+            AuthKind::Token => IntakeConfig {
+                enabled: Some(true),
+                secret: None,
+            },
+            _ => IntakeConfig::with_secret(fixture::SECRET),
+        }
+    }
+
+    fn state_with(apps: &[(App, IntakeConfig)], token: Option<&str>) -> AdminState {
+        let mut sms = SmsConfig::default();
+        for (app, intake) in apps {
+            sms.set_intake(*app, intake.clone());
+        }
+        let hub = OtpHub::clocked(&OtpConfig::default(), &sms, Arc::new(examples_now)).unwrap();
+        AdminState::new(hub)
+            .with_intakes(&sms)
+            .with_token(token.map(AdminToken::new))
+    }
+
+    fn request(example: &Example, path: &str) -> test::TestRequest {
+        let mut req = match example.method {
+            Method::Get => test::TestRequest::get().uri(&format!(
+                "{path}?{}",
+                std::str::from_utf8(example.body).unwrap()
+            )),
+            Method::Post => test::TestRequest::post()
+                .uri(path)
+                .set_payload(example.body.to_vec()),
+        };
+        if let Some(ct) = example.content_type {
+            req = req.insert_header((header::CONTENT_TYPE, ct));
+        }
+        for (name, value) in &example.headers {
+            req = req.insert_header((*name, *value));
+        }
+        req
+    }
+
+    fn our_sim() -> Msisdn {
+        Msisdn::parse(fixture::RECEIVING).unwrap()
+    }
+
+    async fn code_of(waiter: OtpWaiter) -> String {
+        waiter
+            .wait(Duration::from_millis(200))
+            .await
+            .map(|r| r.otp.expose().to_owned())
+            .unwrap_or_else(|e| format!("no code: {e}"))
+    }
+
+    fn sms_examples() -> Vec<(App, Example)> {
+        fixture::all()
+            .into_iter()
+            .filter(|e| !e.name.ends_with("app-started"))
+            .filter_map(|e| fixture::app_of(e.name).map(|app| (app, e)))
+            .collect()
+    }
+
+    #[actix_web::test]
+    async fn every_apps_example_request_reaches_the_waiting_binding_once() {
+        let examples = sms_examples();
+        assert_eq!(
+            examples.len(),
+            12,
+            "one example per app, two for SmsForwarder and Kannel"
+        );
+        for (app, example) in examples {
+            let state = state_with(&[(app, intake_for_example(app))], None);
+            let hub = state.otp.clone();
+            let service = test::init_service(app(web::Data::new(state))).await;
+            let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+            waiter.turn().await;
+            let resp =
+                test::call_service(&service, request(&example, &app.path()).to_request()).await;
+            let status = resp.status();
+            let answer: Value = test::read_body_json(resp).await;
+            assert_eq!(status, StatusCode::OK, "{}: {answer}", example.name);
+            if app == App::Smssync {
+                assert_eq!(
+                    answer,
+                    json!({"payload": {"success": true, "error": null}}),
+                    "{}",
+                    example.name
+                );
+            } else {
+                assert_eq!(answer["outcome"], "delivered", "{}: {answer}", example.name);
+                assert_eq!(answer["sms"][0]["server"], 9901, "{}", example.name);
+            }
+            assert_eq!(code_of(waiter).await, fixture::CODE, "{}", example.name);
+            // The app retries: acknowledged, not used for the next wait of the same number.
+            let again = hub.register(9901, &our_sim(), OtpPurpose::Login);
+            again.turn().await;
+            let resp =
+                test::call_service(&service, request(&example, &app.path()).to_request()).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{}", example.name);
+            let recent = hub.recent_sms();
+            assert_eq!(recent[0].outcome, "duplicate", "{}", example.name);
+            assert_eq!(recent[1].outcome, "delivered", "{}", example.name);
+            assert!(
+                again.is_queued() || hub.waiting().len() == 1,
+                "{}",
+                example.name
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_forged_or_unproven_request_is_refused_401_and_the_binding_keeps_waiting() {
+        for (app, example) in sms_examples() {
+            let state = state_with(&[(app, IntakeConfig::with_secret("another-secret"))], None);
+            let hub = state.otp.clone();
+            let service = test::init_service(app(web::Data::new(state))).await;
+            let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+            waiter.turn().await;
+            let resp =
+                test::call_service(&service, request(&example, &app.path()).to_request()).await;
+            let status = resp.status();
+            let answer: Value = test::read_body_json(resp).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{}: {answer}",
+                example.name
+            );
+            let message = answer["error"].as_str().unwrap();
+            for secret in ["another-secret", fixture::SECRET, fixture::CODE] {
+                assert!(!message.contains(secret), "{}: {message}", example.name);
+            }
+            assert_eq!(hub.waiting().len(), 1, "{}", example.name);
+            assert!(
+                hub.recent_sms().is_empty(),
+                "{}: not even seen",
+                example.name
+            );
+            drop(waiter);
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_changed_byte_breaks_a_signature() {
+        for name in ["capcom6-android-sms-gateway", "textbee"] {
+            let mut example = fixture::get(name).unwrap();
+            let app = fixture::app_of(name).unwrap();
+            let forged = String::from_utf8(example.body.to_vec())
+                .unwrap()
+                .replace("123456", "654321");
+            example.body = Box::leak(forged.into_bytes().into_boxed_slice());
+            let state = state_with(&[(app, intake_for_example(app))], None);
+            let hub = state.otp.clone();
+            let service = test::init_service(app(web::Data::new(state))).await;
+            let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+            let resp =
+                test::call_service(&service, request(&example, &app.path()).to_request()).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name}");
+            assert_eq!(hub.waiting().len(), 1, "{name}");
+            drop(waiter);
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_token_app_proves_itself_by_the_url_token_and_the_admin_token_is_valid_for_all() {
+        let example = fixture::get("gammu-smsd-runonreceive-shim").unwrap();
+        let state = state_with(
+            &[(App::Gammu, IntakeConfig::with_secret("modem-token-1"))],
+            Some("admin-token-0123456789"),
+        );
+        let hub = state.otp.clone();
+        let service = test::init_service(app(web::Data::new(state))).await;
+        let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+        waiter.turn().await;
+        // As it is (no token): refused, though the admin API has a token it does not carry.
+        let resp = test::call_service(&service, request(&example, "/sms/gammu").to_request()).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let resp = test::call_service(
+            &service,
+            request(&example, "/sms/gammu?token=modem-token-1").to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(code_of(waiter).await, fixture::CODE);
+        // The admin bearer token is valid for every intake.
+        let example = fixture::get("capcom6-android-sms-gateway").unwrap();
+        let state = state_with(
+            &[(
+                App::Capcom6,
+                IntakeConfig::with_secret("not-what-it-signed"),
+            )],
+            Some("admin-token-0123456789"),
+        );
+        let hub = state.otp.clone();
+        let service = test::init_service(app(web::Data::new(state))).await;
+        let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+        waiter.turn().await;
+        let resp = test::call_service(
+            &service,
+            request(&example, "/sms/capcom6")
+                .insert_header((header::AUTHORIZATION, "Bearer admin-token-0123456789"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(code_of(waiter).await, fixture::CODE);
+    }
+
+    #[actix_web::test]
+    async fn an_intake_is_closed_until_configured_and_unknown_apps_are_404() {
+        let example = fixture::get("capcom6-android-sms-gateway").unwrap();
+        let closed = IntakeConfig {
+            enabled: Some(false),
+            secret: Some(simrotor_config::ForwarderSecret::new(fixture::SECRET)),
+        };
+        for apps in [vec![], vec![(App::Capcom6, closed)]] {
+            let state = state_with(&apps, None);
+            let service = test::init_service(app(web::Data::new(state))).await;
+            let resp =
+                test::call_service(&service, request(&example, "/sms/capcom6").to_request()).await;
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+            let answer: Value = test::read_body_json(resp).await;
+            assert!(
+                answer["error"].as_str().unwrap().contains("[sms.capcom6]"),
+                "{answer}"
+            );
+        }
+        let state = state_with(&[], None);
+        let service = test::init_service(app(web::Data::new(state))).await;
+        let resp =
+            test::call_service(&service, request(&example, "/sms/whatsapp").to_request()).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[actix_web::test]
+    async fn capcom6_app_started_declares_the_sims_that_know_their_number() {
+        let example = fixture::get("capcom6-android-sms-gateway-app-started").unwrap();
+        let state = state_with(&[(App::Capcom6, intake_for_example(App::Capcom6))], None);
+        let hub = state.otp.clone();
+        let service = test::init_service(app(web::Data::new(state))).await;
+        let resp =
+            test::call_service(&service, request(&example, "/sms/capcom6").to_request()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let answer: Value = test::read_body_json(resp).await;
+        assert_eq!(answer, json!({"outcome": "inventory", "channels": 1}));
+        assert_eq!(
+            hub.channels(),
+            [(
+                "ffffffffceb0b1db0000018e937c815b".to_owned(),
+                Some("1".to_owned()),
+                our_sim()
+            )]
+        );
+        // From then on that number needs no turn: its SMS from slot 1 name it.
+        let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
+        assert!(!waiter.is_queued());
+    }
+
+    #[actix_web::test]
+    async fn a_body_the_app_does_not_send_is_400_without_echoing_it() {
+        let state = state_with(&[(App::Dinstar, intake_for_example(App::Dinstar))], None);
+        let service = test::init_service(app(web::Data::new(state))).await;
+        for body in [
+            "Kode OTP Anda: 987654",
+            r#"{"sn": "gw", "sms": [{"port": 1, "number": "+62812", "text": 987654}]}"#,
+        ] {
+            let resp = test::call_service(
+                &service,
+                test::TestRequest::post()
+                    .uri("/sms/dinstar")
+                    .insert_header((header::CONTENT_TYPE, "application/json"))
+                    .set_payload(body)
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+            let answer: Value = test::read_body_json(resp).await;
+            assert!(
+                !answer["error"].as_str().unwrap().contains("987654"),
+                "{answer}"
+            );
+        }
+    }
 }

@@ -345,7 +345,6 @@ struct Matching {
     clock_skew: Duration,
 }
 
-#[derive(Debug)]
 struct Inner {
     source: OtpSource,
     pattern: Regex,
@@ -354,7 +353,11 @@ struct Inner {
     state: Mutex<State>,
     /// Woken whenever the turn may pass.
     turn_changed: Notify,
+    clock: Clock,
 }
+
+/// The hub's time (a test's fixed clock, else the system's).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The meeting point of waiting bindings and incoming codes; cheap to clone, shared by the
 /// server actors and the admin API.
@@ -385,6 +388,12 @@ impl OtpHub {
     /// A hub that also applies `[sms]`: turns when `sms.turns` is on and an app's intake is
     /// open, the declared channels of `[[sms.channels]]`, the intake log's length.
     pub fn with_sms(config: &OtpConfig, sms: &SmsConfig) -> Result<Self, OtpError> {
+        Self::clocked(config, sms, Arc::new(Utc::now))
+    }
+
+    /// [`with_sms`](Self::with_sms) on `clock` instead of the system's time: what a wait's start
+    /// is compared with an SMS's time by, and what the intakes check signatures' windows by.
+    pub fn clocked(config: &OtpConfig, sms: &SmsConfig, clock: Clock) -> Result<Self, OtpError> {
         let pattern = Regex::new(&config.pattern).map_err(|source| OtpError::Pattern {
             pattern: config.pattern.clone(),
             source: Box::new(source),
@@ -421,6 +430,7 @@ impl OtpHub {
                 },
                 state: Mutex::new(state),
                 turn_changed: Notify::new(),
+                clock,
             }),
         })
     }
@@ -432,6 +442,11 @@ impl OtpHub {
     /// `otp.timeout`: how long a binding waits, for callers that do not choose.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// Now, by the hub's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.inner.clock)()
     }
 
     /// Whether bindings take turns for the SMS that name no SIM.
@@ -527,7 +542,7 @@ impl OtpHub {
                     id,
                     msisdn: msisdn.clone(),
                     purpose,
-                    since: Utc::now(),
+                    since: self.now(),
                     deadline: None,
                     turn,
                     tx,
@@ -662,7 +677,7 @@ impl OtpHub {
             _ => (None, sms.receiving.clone(), None),
         };
         let record = SmsRecord {
-            at: Utc::now(),
+            at: self.now(),
             intake: sms.intake,
             receiving: sms.receiving.clone(),
             device: sms.device.clone(),
@@ -942,7 +957,7 @@ impl OtpHub {
         }
         state.queue.pop_front();
         if let Some(entry) = state.by_port.get_mut(&port) {
-            entry.turn = Turn::Holding(Utc::now());
+            entry.turn = Turn::Holding((self.inner.clock)());
             tracing::info!(server = port, msisdn = %entry.msisdn, purpose = %entry.purpose, "The binding's turn has come: it may ask for its code.");
         }
         Ok(())
@@ -1040,7 +1055,7 @@ impl OtpWaiter {
     pub async fn wait(mut self, timeout: Duration) -> Result<ReceivedOtp, OtpWaitError> {
         if let Some(deadline) = chrono::Duration::from_std(timeout)
             .ok()
-            .and_then(|span| Utc::now().checked_add_signed(span))
+            .and_then(|span| self.hub.now().checked_add_signed(span))
         {
             self.hub.set_deadline(self.port, self.id, deadline);
         }
