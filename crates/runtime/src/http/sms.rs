@@ -257,7 +257,7 @@ mod tests {
     use simrotor_sms::fixture::{self, Example};
 
     use super::*;
-    use crate::http::app;
+    use crate::http::app as admin_app;
     use crate::otp::{OtpHub, OtpPurpose, OtpWaiter};
 
     /// Five seconds after the examples' SIM received their SMS.
@@ -338,7 +338,7 @@ mod tests {
         for (app, example) in examples {
             let state = state_with(&[(app, intake_for_example(app))], None);
             let hub = state.otp.clone();
-            let service = test::init_service(app(web::Data::new(state))).await;
+            let service = test::init_service(admin_app(web::Data::new(state))).await;
             let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
             waiter.turn().await;
             let resp =
@@ -380,7 +380,7 @@ mod tests {
         for (app, example) in sms_examples() {
             let state = state_with(&[(app, IntakeConfig::with_secret("another-secret"))], None);
             let hub = state.otp.clone();
-            let service = test::init_service(app(web::Data::new(state))).await;
+            let service = test::init_service(admin_app(web::Data::new(state))).await;
             let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
             waiter.turn().await;
             let resp =
@@ -418,7 +418,7 @@ mod tests {
             example.body = Box::leak(forged.into_bytes().into_boxed_slice());
             let state = state_with(&[(app, intake_for_example(app))], None);
             let hub = state.otp.clone();
-            let service = test::init_service(app(web::Data::new(state))).await;
+            let service = test::init_service(admin_app(web::Data::new(state))).await;
             let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
             let resp =
                 test::call_service(&service, request(&example, &app.path()).to_request()).await;
@@ -436,7 +436,7 @@ mod tests {
             Some("admin-token-0123456789"),
         );
         let hub = state.otp.clone();
-        let service = test::init_service(app(web::Data::new(state))).await;
+        let service = test::init_service(admin_app(web::Data::new(state))).await;
         let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
         waiter.turn().await;
         // As it is (no token): refused, though the admin API has a token it does not carry.
@@ -459,7 +459,7 @@ mod tests {
             Some("admin-token-0123456789"),
         );
         let hub = state.otp.clone();
-        let service = test::init_service(app(web::Data::new(state))).await;
+        let service = test::init_service(admin_app(web::Data::new(state))).await;
         let waiter = hub.register(9901, &our_sim(), OtpPurpose::Login);
         waiter.turn().await;
         let resp = test::call_service(
@@ -482,7 +482,7 @@ mod tests {
         };
         for apps in [vec![], vec![(App::Capcom6, closed)]] {
             let state = state_with(&apps, None);
-            let service = test::init_service(app(web::Data::new(state))).await;
+            let service = test::init_service(admin_app(web::Data::new(state))).await;
             let resp =
                 test::call_service(&service, request(&example, "/sms/capcom6").to_request()).await;
             assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -493,7 +493,7 @@ mod tests {
             );
         }
         let state = state_with(&[], None);
-        let service = test::init_service(app(web::Data::new(state))).await;
+        let service = test::init_service(admin_app(web::Data::new(state))).await;
         let resp =
             test::call_service(&service, request(&example, "/sms/whatsapp").to_request()).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -504,7 +504,7 @@ mod tests {
         let example = fixture::get("capcom6-android-sms-gateway-app-started").unwrap();
         let state = state_with(&[(App::Capcom6, intake_for_example(App::Capcom6))], None);
         let hub = state.otp.clone();
-        let service = test::init_service(app(web::Data::new(state))).await;
+        let service = test::init_service(admin_app(web::Data::new(state))).await;
         let resp =
             test::call_service(&service, request(&example, "/sms/capcom6").to_request()).await;
         assert_eq!(resp.status(), StatusCode::OK);
@@ -526,7 +526,7 @@ mod tests {
     #[actix_web::test]
     async fn a_body_the_app_does_not_send_is_400_without_echoing_it() {
         let state = state_with(&[(App::Dinstar, intake_for_example(App::Dinstar))], None);
-        let service = test::init_service(app(web::Data::new(state))).await;
+        let service = test::init_service(admin_app(web::Data::new(state))).await;
         for body in [
             "Kode OTP Anda: 987654",
             r#"{"sn": "gw", "sms": [{"port": 1, "number": "+62812", "text": 987654}]}"#,
