@@ -121,6 +121,9 @@ pub enum SmsOutcome {
     NoCode { port: u16, msisdn: Msisdn },
     /// Nothing names the SIM and no binding holds the turn (or turns are off).
     Unidentified,
+    /// Nothing names the SIM or even the device, and besides the turn's holder a number behind
+    /// a declared channel waits: it could be for either.
+    Ambiguous,
     /// Nothing names the SIM and it came in the quiet time after a turn ended without a code:
     /// taken as that binding's late answer, and dropped.
     Late,
@@ -141,6 +144,7 @@ impl SmsOutcome {
             SmsOutcome::Stale { .. } => "stale",
             SmsOutcome::NoCode { .. } => "no_code",
             SmsOutcome::Unidentified => "unidentified",
+            SmsOutcome::Ambiguous => "ambiguous",
             SmsOutcome::Late => "late",
             SmsOutcome::BadMsisdn(_) => "bad_msisdn",
             SmsOutcome::SourceOff => "source_off",
@@ -163,6 +167,7 @@ impl SmsOutcome {
                 format!("no code in the text ({msisdn} on server {port} keeps waiting)")
             }
             SmsOutcome::Unidentified => "it names no SIM (no receiving number, no declared channel) and no binding holds the turn".to_owned(),
+            SmsOutcome::Ambiguous => "it names neither SIM nor device, and a number behind a declared channel waits besides the turn's holder: it could be for either".to_owned(),
             SmsOutcome::Late => "it names no SIM and came just after a turn ended without a code: dropped as that binding's late answer".to_owned(),
             SmsOutcome::BadMsisdn(e) => format!("the number cannot be read: {e}"),
             SmsOutcome::SourceOff => "OTPs from SMS forwarders are switched off (otp.source)".to_owned(),

@@ -738,6 +738,19 @@ impl OtpHub {
                 return (SmsOutcome::Unidentified, None);
             }
             None => match state.holder() {
+                // A number behind a declared channel takes no turn: its SMS name their device.
+                // One that names no device at all could still be its answer, so while such a
+                // number waits it goes to nobody.
+                Some(_)
+                    if sms.device.is_none()
+                        && state.by_port.values().any(|e| {
+                            e.turn == Turn::NotNeeded && state.named_by_channel(&e.msisdn)
+                        }) =>
+                {
+                    drop(state);
+                    tracing::warn!(intake = %sms.intake, "An SMS names neither SIM nor device while a number behind a declared channel waits too; it could be for either, so it is ignored.");
+                    return (SmsOutcome::Ambiguous, None);
+                }
                 Some(port) => (port, MatchedBy::Turn),
                 None => {
                     let late = state
@@ -1600,6 +1613,11 @@ mod tests {
                 .await
                 .is_err()
         );
+        // Nor can the operator type a code for it.
+        assert_eq!(
+            hub.deliver_for_server(9902, "222333").unwrap_err(),
+            DeliverError::NotAsked { port: 9902 }
+        );
         // A named SMS for a queued number is not its answer: it has not asked yet.
         assert_eq!(
             hub.deliver_incoming(&app_sms(Some(&b), "phone-x", "2", &login_text("222333"))),
@@ -1663,6 +1681,12 @@ mod tests {
             )),
             SmsOutcome::NoWaiter { msisdn: number(39) }
         );
+        // With `a` waiting too, an SMS that names neither SIM nor device could be for either.
+        let a_again = hub.register(9901, &a, OtpPurpose::Login);
+        let mut bare = app_sms(None, "x", "1", &login_text("545400"));
+        (bare.device, bare.slot) = (None, None);
+        assert_eq!(hub.deliver_incoming(&bare), SmsOutcome::Ambiguous);
+        drop(a_again);
         assert_eq!(
             code_of_after(&hub, holder, &login_text("545454")).await,
             "545454"
