@@ -28,7 +28,7 @@ mod posted;
 pub mod sign;
 mod verify;
 
-pub use decode::{DecodeError, decode};
+pub use decode::{DecodeError, decode, reply, smssync_reply};
 pub use encode::{Encoded, Outgoing, encode};
 pub use posted::{Method, Posted};
 pub use verify::{AuthError, verify};
