@@ -20,7 +20,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         "sms:received" => received(&body),
         "app:started" => started(&body),
         _ => Ok(Decoded::Ignored {
-            why: "a capcom6 event that is no incoming SMS",
+            why: "a capcom6 event other than an incoming SMS",
         }),
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     let kind = body.string("type")?.ok_or_else(|| body.missing("type"))?;
     if kind != "recv-sms" {
         return Ok(Decoded::Ignored {
-            why: "an Ejoin report that is no incoming SMS",
+            why: "an Ejoin report other than an incoming SMS",
         });
     }
     let device = body.first_scalar(&["mac", "sn"])?;
@@ -35,7 +35,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     }
     if list.is_empty() {
         return Ok(Decoded::Ignored {
-            why: "only delivery reports",
+            why: "Ejoin delivery reports only",
         });
     }
     Ok(Decoded::Sms(list))

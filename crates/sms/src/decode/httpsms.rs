@@ -24,7 +24,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     };
     if kind.trim() != RECEIVED {
         return Ok(Decoded::Ignored {
-            why: "an httpSMS event that is no incoming SMS",
+            why: "an httpSMS event other than an incoming SMS",
         });
     }
     let data = body.required_object("data")?;

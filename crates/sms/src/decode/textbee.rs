@@ -16,7 +16,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         && event.trim() != "MESSAGE_RECEIVED"
     {
         return Ok(Decoded::Ignored {
-            why: "a textbee event that is no incoming SMS",
+            why: "a textbee event other than an incoming SMS",
         });
     }
     let text = body.text(&["message"])?;
