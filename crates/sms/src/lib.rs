@@ -128,7 +128,7 @@ impl fmt::Display for App {
 /// How an app's requests are proven to come from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthKind {
-    /// `sign` = URL-encode(Base64(HMAC-SHA256(secret, "<timestamp>\n<secret>"))), timestamp in
+    /// `sign` = URL-encode(Base64(HMAC-SHA256(secret, `"<timestamp>\n<secret>"`))), timestamp in
     /// ms within an hour.
     SmsForwarderSign,
     /// `X-Signature` = hex(HMAC-SHA256(secret, body ‖ X-Timestamp)), X-Timestamp within ±5 min.

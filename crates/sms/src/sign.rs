@@ -20,7 +20,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// SmsForwarder's `sign` before URL-encoding: Base64(HMAC-SHA256(secret, "<timestamp>\n<secret>")).
+/// SmsForwarder's `sign` before URL-encoding: Base64(HMAC-SHA256(secret, `"<timestamp>\n<secret>"`)).
 pub fn smsforwarder(secret: &str, timestamp_ms: &str) -> String {
     let message = format!("{timestamp_ms}\n{secret}");
     base64::engine::general_purpose::STANDARD.encode(hmac(secret.as_bytes(), &[message.as_bytes()]))
