@@ -173,9 +173,7 @@ pub async fn intake(
     };
     Ok(match app {
         // SMSSync treats anything but this exact shape as a failure and retries.
-        App::Smssync => {
-            HttpResponse::Ok().json(json!({"payload": {"success": true, "error": null}}))
-        }
+        App::Smssync => HttpResponse::Ok().json(simrotor_sms::smssync_reply(true)),
         _ => HttpResponse::Ok().json(answer),
     })
 }
