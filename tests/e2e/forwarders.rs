@@ -200,6 +200,7 @@ fn the_readme_opens_each_apps_intake_at_its_url_with_its_secret() {
             .spawn()
             .unwrap(),
     );
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::blocking::Client::new();
     Patience::new(Duration::from_secs(30), Duration::from_millis(100)).wait_for_blocking(
         "the runtime's admin API",
@@ -212,39 +213,42 @@ fn the_readme_opens_each_apps_intake_at_its_url_with_its_secret() {
     );
     let sim = Msisdn::parse("081200000001").unwrap();
     for (app, url) in urls {
-        let url = url.replace("HOST:9800", &format!("127.0.0.1:{admin}"));
-        let secret = readme_secret(&toml, app);
-        for (secret, expected) in [(secret.as_str(), 200), ("not-the-readme-secret", 401)] {
-            let text = "Kode OTP Anda: 123456. JANGAN BERIKAN kode ini kepada siapapun.";
+        let readme_secret = readme_secret(&toml, app);
+        let (path, readme_query) = url.split_once('?').unwrap_or((&url, ""));
+        assert_eq!(
+            path,
+            format!("http://HOST:9800{}", app.path()),
+            "{app}: the README's URL"
+        );
+        if app.auth() == simrotor_sms::AuthKind::Token {
+            assert!(
+                readme_query.contains(&format!("token={readme_secret}")),
+                "{app}: the README's URL carries the token its TOML sets: {url}"
+            );
+        }
+        let base = path.replace("HOST:9800", &format!("127.0.0.1:{admin}"));
+        for (i, (secret, expected)) in [(readme_secret.as_str(), 200), ("not-the-readme-secret", 401)]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("readme-{}-{i}", app.name());
             let sms = Outgoing {
                 receiving: &sim,
                 with_number: true,
                 device: "phone-1",
                 slot: 1,
                 sender: "+6281200000099",
-                text,
+                text: "Kode OTP Anda: 123456. JANGAN BERIKAN kode ini kepada siapapun.",
                 at: Utc::now(),
-                id: "readme-1",
-                ..Outgoing::example()
+                posted_at: Utc::now(),
+                id: &id,
+                url: &base,
             };
             let encoded = encode(app, &sms, Some(secret));
-            // The README's URL, with the token it names (the README's, or the wrong one).
-            let (base, readme_query) = url.split_once('?').unwrap_or((&url, ""));
-            let readme_query = readme_query.replace(
-                &readme_secret(&toml, app),
-                secret,
-            );
-            let query = [readme_query.as_str(), encoded.query.as_str()]
-                .iter()
-                .filter(|q| !q.is_empty() && !q.starts_with("token="))
-                .chain(std::iter::once(&readme_query.as_str()).filter(|q| q.starts_with("token=")))
-                .copied()
-                .collect::<Vec<_>>()
-                .join("&");
-            let target = if query.is_empty() {
-                base.to_owned()
+            let target = if encoded.query.is_empty() {
+                base.clone()
             } else {
-                format!("{base}?{query}")
+                format!("{base}?{}", encoded.query)
             };
             let mut req = match encoded.method {
                 Method::Get => http.get(&target),
@@ -257,7 +261,8 @@ fn the_readme_opens_each_apps_intake_at_its_url_with_its_secret() {
             assert_eq!(
                 resp.status().as_u16(),
                 expected,
-                "{app} at {target}: {}",
+                "{app} with {}: {}",
+                if i == 0 { "the README's secret" } else { "another secret" },
                 resp.text().unwrap_or_default()
             );
         }

@@ -11,6 +11,7 @@ mod browser;
 mod chaos;
 mod config;
 mod demo;
+mod forwarders;
 mod import;
 mod listing;
 mod logs;
