@@ -4,15 +4,21 @@
 //! `SIMROTOR_SIMULATOR__…` environment and the command line all set the same fields, and so that
 //! an impossible value (a rate above 1, an empty catalogue) stops start-up with the key named.
 //! Rates are probabilities (`f64`); money is always [`Rupiah`].
+//!
+//! The `forward_…` knobs make the simulated SMS forwarder post as a real app does
+//! (`forward_as = "capcom6"`, …), with or without the receiving number, signed with
+//! `forward_secret` (never printed), and repeat or forge SMS the way retries and attackers do.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use simrotor_domain::Rupiah;
+use simrotor_sms::App;
 
 use crate::ConfigError;
 use crate::masked::ConfigPin;
+use crate::sms::ForwarderSecret;
 
 /// How the simulated servers and the telco behind them behave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +53,19 @@ pub struct SimulatorConfig {
     /// Where each simulated SMS is also posted, as an SMS-forwarder app would.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_forwarder_url: Option<String>,
+    /// In which app's format each SMS is posted: `native` (simrotor's own `{"msisdn",
+    /// "message", "received_at"}`) or an app's name (`smsforwarder`, `capcom6`, …).
+    pub forward_as: ForwardAs,
+    /// Whether the app's request says which SIM received the SMS (most real ones do not).
+    pub forward_number: bool,
+    /// What the simulated app signs with (or its token). Printed as `****`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_secret: Option<ForwarderSecret>,
+    /// Post every SMS twice, as an app retrying does.
+    pub forward_duplicates: bool,
+    /// Before each real SMS, post a forged copy with another code and a wrong signature or
+    /// token (the runtime must refuse it: 401).
+    pub forward_forgeries: bool,
     /// Which answer shapes the servers speak: the real servers' (`real`), the simulator's
     /// earlier single envelope (`legacy`), or a seeded draw between the two per answer (`mixed`).
     pub shapes: AnswerShapes,
@@ -92,6 +111,84 @@ impl std::str::FromStr for AnswerShapes {
     }
 }
 
+/// The format of the simulated SMS forwarder's posts (`simulator.forward_as`), written as a
+/// string: `"native"` or an app's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardAs {
+    /// simrotor's own `POST /sms` body: `{"msisdn", "message", "received_at"}`.
+    #[default]
+    Native,
+    /// As that app posts, to its intake (`/sms/<app>`).
+    App(App),
+}
+
+impl ForwardAs {
+    pub const NATIVE: &'static str = "native";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardAs::Native => Self::NATIVE,
+            ForwardAs::App(app) => app.name(),
+        }
+    }
+
+    /// Every name it takes: `native`, then the apps'.
+    pub fn names() -> Vec<&'static str> {
+        std::iter::once(Self::NATIVE)
+            .chain(App::ALL.iter().map(|a| a.name()))
+            .collect()
+    }
+
+    /// The app, unless native.
+    pub fn app(self) -> Option<App> {
+        match self {
+            ForwardAs::Native => None,
+            ForwardAs::App(app) => Some(app),
+        }
+    }
+
+    /// The path of the runtime's intake for this format: `/sms` or `/sms/<app>`.
+    pub fn path(self) -> String {
+        match self {
+            ForwardAs::Native => "/sms".to_owned(),
+            ForwardAs::App(app) => app.path(),
+        }
+    }
+}
+
+impl std::fmt::Display for ForwardAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ForwardAs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim().to_ascii_lowercase();
+        if name == Self::NATIVE {
+            return Ok(ForwardAs::Native);
+        }
+        App::from_name(&name)
+            .map(ForwardAs::App)
+            .ok_or_else(|| format!("expected one of {}, not {s:?}", Self::names().join(", ")))
+    }
+}
+
+impl Serialize for ForwardAs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ForwardAs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Default for SimulatorConfig {
     fn default() -> Self {
         Self {
@@ -107,6 +204,11 @@ impl Default for SimulatorConfig {
             suspect_rate: 0.0,
             transaction_otp: false,
             sms_forwarder_url: None,
+            forward_as: ForwardAs::Native,
+            forward_number: true,
+            forward_secret: None,
+            forward_duplicates: false,
+            forward_forgeries: false,
             shapes: AnswerShapes::Real,
             one_session: true,
             faults: SimulatorFaults::default(),
@@ -236,6 +338,31 @@ impl SimulatorConfig {
                 "expected an http:// or https:// URL",
             ));
         }
+        if let Some(secret) = &self.forward_secret
+            && secret.expose().trim().is_empty()
+        {
+            return Err(ConfigError::invalid(
+                "simulator.forward_secret",
+                "\"\"",
+                "an empty secret signs nothing: set one, or leave the key out",
+            ));
+        }
+        if self.forward_forgeries && self.forward_as == ForwardAs::Native {
+            return Err(ConfigError::invalid(
+                "simulator.forward_forgeries",
+                true,
+                "a forgery is a wrong signature or token, and the native format has neither: \
+                 set simulator.forward_as to an app",
+            ));
+        }
+        if self.forward_forgeries && self.forward_secret.is_none() {
+            return Err(ConfigError::invalid(
+                "simulator.forward_forgeries",
+                true,
+                "a forgery is told apart by its wrong signature or token: set \
+                 simulator.forward_secret (and the same secret in [sms.<app>])",
+            ));
+        }
         if self.products.is_empty() {
             return Err(ConfigError::invalid(
                 "simulator.products",
@@ -288,7 +415,9 @@ impl SimulatorConfig {
 mod tests {
     use figment::Jail;
 
-    use crate::{AnswerShapes, Config, load};
+    use simrotor_sms::App;
+
+    use crate::{AnswerShapes, Config, ForwardAs, load};
 
     fn error_for(toml: &str) -> String {
         let toml = toml.to_owned();
@@ -413,5 +542,74 @@ mod tests {
             assert!(format!("{cfg:?}").contains("Pin(****)"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn forwarding_is_native_with_the_number_by_default_and_takes_any_apps_name() {
+        let cfg = Config::default();
+        assert_eq!(cfg.simulator.forward_as, ForwardAs::Native);
+        assert!(cfg.simulator.forward_number);
+        assert!(!cfg.simulator.forward_duplicates && !cfg.simulator.forward_forgeries);
+        assert!(cfg.simulator.forward_secret.is_none());
+        for app in App::ALL {
+            assert_eq!(app.name().parse(), Ok(ForwardAs::App(app)));
+            assert_eq!(ForwardAs::App(app).path(), format!("/sms/{app}"));
+        }
+        assert_eq!(" Native ".parse(), Ok(ForwardAs::Native));
+        assert_eq!(ForwardAs::Native.path(), "/sms");
+        let err = "whatsapp".parse::<ForwardAs>().unwrap_err();
+        assert!(err.contains("native, smsforwarder, capcom6"), "{err}");
+        assert!(err.contains("whatsapp"), "{err}");
+    }
+
+    #[test]
+    fn the_forward_knobs_are_read_and_the_secret_prints_masked() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "config.toml",
+                "[simulator]\nforward_as = \"capcom6\"\nforward_number = false\n\
+                 forward_duplicates = true\nforward_forgeries = true\n",
+            )?;
+            jail.set_env("SIMROTOR_SIMULATOR__FORWARD_SECRET", "\"sim-s3cret-value\"");
+            let cfg = load(None).unwrap();
+            let sim = &cfg.simulator;
+            assert_eq!(sim.forward_as, ForwardAs::App(App::Capcom6));
+            assert!(!sim.forward_number && sim.forward_duplicates && sim.forward_forgeries);
+            assert_eq!(
+                sim.forward_secret.as_ref().map(|s| s.expose()),
+                Some("sim-s3cret-value")
+            );
+            let shown = cfg.to_masked_toml();
+            assert!(!shown.contains("sim-s3cret-value"), "{shown}");
+            assert!(shown.contains("forward_secret = \"****\""), "{shown}");
+            assert!(shown.contains("forward_as = \"capcom6\""), "{shown}");
+            assert!(!format!("{cfg:?}").contains("sim-s3cret-value"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn impossible_forward_knobs_name_the_key_and_never_the_secret() {
+        let cases = [
+            ("[simulator]\nforward_as = \"whatsapp\"\n", "forward_as"),
+            (
+                "[simulator]\nforward_secret = \" \"\n",
+                "simulator.forward_secret = \"\"",
+            ),
+            (
+                "[simulator]\nforward_forgeries = true\nforward_secret = \"hidden-value\"\n",
+                "simulator.forward_forgeries = true",
+            ),
+            (
+                "[simulator]\nforward_forgeries = true\nforward_as = \"textbee\"\n",
+                "simulator.forward_secret",
+            ),
+        ];
+        for (toml, want) in cases {
+            let err = error_for(toml);
+            assert!(err.contains(want), "{toml:?}: {err}");
+            assert!(!err.contains("hidden-value"), "{err}");
+        }
+        assert!(error_for("[simulator]\nforward_as = \"whatsapp\"\n").contains("capcom6"));
     }
 }
