@@ -56,7 +56,8 @@ pub struct SimulatorConfig {
     /// In which app's format each SMS is posted: `native` (simrotor's own `{"msisdn",
     /// "message", "received_at"}`) or an app's name (`smsforwarder`, `capcom6`, …).
     pub forward_as: ForwardAs,
-    /// Whether the app's request says which SIM received the SMS (most real ones do not).
+    /// Whether the app's request says which SIM received the SMS (most real ones do not; the
+    /// native body always does).
     pub forward_number: bool,
     /// What the simulated app signs with (or its token). Printed as `****`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,7 @@
 //! The HTTP face of the simulated servers: the slot API as the operator's servers speak it
 //! (GET, query parameters; the bodies come shaped from the world, see `shapes`), the faults
 //! applied around each call, and the `/_sim/…` pages a test or the operator reads (never
-//! faulted).
+//! faulted): the SMS, the ledger, the strikes.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -49,7 +49,8 @@ const TEXT: &str = "text/plain; charset=utf-8";
 /// Registers the `/_sim` pages and the slot API on an app.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/_sim/sms", web::get().to(sim_sms))
-        .route("/_sim/ledger", web::get().to(sim_ledger));
+        .route("/_sim/ledger", web::get().to(sim_ledger))
+        .route("/_sim/strikes", web::get().to(sim_strikes));
 }
 
 fn query(req: &HttpRequest) -> Result<Params, String> {
@@ -142,4 +143,9 @@ async fn sim_sms(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
 /// `GET /_sim/ledger`: every executed purchase, in execution order.
 async fn sim_ledger(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(shared.world().ledger())
+}
+
+/// `GET /_sim/strikes`: the wrong or expired codes sent, in total and per number.
+async fn sim_strikes(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(shared.world().strikes())
 }

@@ -71,9 +71,18 @@
 //! server whose device it has not used: nothing is debited until `/otp_idv` brings the code
 //! from the SMS, and `status_idv` answers 1 meanwhile.
 //!
+//! **Strikes.** Every wrong or expired code sent to `/verifyOtp` or `/otp_idv` is a strike, as
+//! the real telco counts them (it blocks a number after a few): the simulator counts them per
+//! number, so a test can hold that no wrong code was ever sent.
+//!
+//! **SMS forwarding** (`simulator.sms_forwarder_url`, `forward_as`, …): each SMS is posted as
+//! simrotor's native JSON or as a real forwarder app posts it, from the phone and slot
+//! [`sim_of`] gives its SIM, with retries and forgeries on demand (see the `sms` module).
+//!
 //! The `/_sim` pages, never faulted: `GET /_sim/sms[?username=…]` lists the SMS sent (all, or
-//! one number's), latest first, each as the forwarder posts it ([`Sms`]); `GET /_sim/ledger`
-//! lists the executed purchases in order ([`LedgerEntry`]).
+//! one number's), latest first, each as the native forwarder posts it ([`Sms`]);
+//! `GET /_sim/ledger` lists the executed purchases in order ([`LedgerEntry`]);
+//! `GET /_sim/strikes` the strikes, `{"total": 2, "numbers": {"6281…": 2}}` ([`Strikes`]).
 
 mod faults;
 mod http;
@@ -101,8 +110,8 @@ pub use profile::{NumberProfile, device_id};
 pub use reconcile::{Discrepancy, Reconciliation, reconcile};
 pub use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig, SimulatorFaults};
 pub use simrotor_domain::{BookedBinding, BookedPurchase, Books};
-pub use sms::{FORWARD_TIMEOUT, Sms};
-pub use world::LedgerEntry;
+pub use sms::{FORWARD_TIMEOUT, SENDER, Sms, sim_of};
+pub use world::{LedgerEntry, Strikes};
 
 use crate::http::Shared;
 use crate::world::World;
@@ -147,7 +156,7 @@ struct Plan {
     /// Ports with a down window: a server each, so one can stop and come back alone.
     windowed: Vec<(SocketAddr, TcpListener)>,
     shared: Arc<Shared>,
-    forwarder: Option<(reqwest::Client, String, mpsc::UnboundedReceiver<Sms>)>,
+    forwarder: Option<(sms::Forwarder, mpsc::UnboundedReceiver<Sms>)>,
     started: Instant,
     down_after: Duration,
     down_for: Duration,
@@ -191,19 +200,19 @@ impl Simulator {
             faults.down_for.is_zero() || !faults.down_ports.contains(&a.port())
         });
 
-        let (forward_tx, forwarder) = match &config.sms_forwarder_url {
-            Some(url) => {
-                // reqwest is built without a default TLS provider; another part of the process
-                // may have installed one already, which is as good.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let client = reqwest::Client::builder()
-                    .timeout(FORWARD_TIMEOUT)
-                    .build()
-                    .map_err(SimulatorError::Forwarder)?;
-                let (tx, rx) = mpsc::unbounded_channel();
-                (Some(tx), Some((client, url.clone(), rx)))
-            }
-            None => (None, None),
+        let (forward_tx, forwarder) = if config.sms_forwarder_url.is_some() {
+            // reqwest is built without a default TLS provider; another part of the process
+            // may have installed one already, which is as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let client = reqwest::Client::builder()
+                .timeout(FORWARD_TIMEOUT)
+                .build()
+                .map_err(SimulatorError::Forwarder)?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            let forwarder = sms::Forwarder::new(client, &config).map(|f| (f, rx));
+            (Some(tx), forwarder)
+        } else {
+            (None, None)
         };
 
         let mut world = World::new(config.clone(), Utc::now());
@@ -294,10 +303,9 @@ fn serve(
 async fn run(plan: Plan, ready: oneshot::Sender<Result<(), String>>, stop: oneshot::Receiver<()>) {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut tasks = Vec::new();
-    if let Some((client, url, inbox)) = plan.forwarder {
+    if let Some((forwarder, inbox)) = plan.forwarder {
         tasks.push(actix_rt::spawn(sms::forward(
-            client,
-            url,
+            forwarder,
             inbox,
             shutdown.clone(),
         )));
@@ -459,6 +467,12 @@ impl SimulatorHandle {
     /// The pulsa `msisdn` holds now.
     pub fn pulsa(&self, msisdn: &Msisdn) -> Rupiah {
         self.shared.world().pulsa(msisdn)
+    }
+
+    /// The wrong or expired codes sent to `/verifyOtp` and `/otp_idv`, in total and per number:
+    /// what the real telco counts as strikes (also `GET /_sim/strikes`).
+    pub fn strikes(&self) -> Strikes {
+        self.shared.world().strikes()
     }
 
     /// The device id the server on `port` reports in `list_idv`.

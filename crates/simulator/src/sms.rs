@@ -2,19 +2,43 @@
 //! the phone) and, when configured, posted to an SMS-forwarder URL the way a forwarder app posts
 //! an incoming SMS, so a demo can log in without anyone typing a code.
 //!
+//! **The format** (`simulator.forward_as`): `native` posts simrotor's own `{"msisdn", "message",
+//! "received_at"}` JSON ([`Sms`]); an app's name posts each SMS as that app does
+//! ([`simrotor_sms::encode()`]: its fields, its encoding, its `Content-Type`, GET for Kannel),
+//! signed or tokened with `forward_secret`, and naming the receiving SIM only when
+//! `forward_number` is on (most real apps never do).
+//!
+//! **The phones.** Each simulated number's SIM sits in a phone, the same on every run
+//! ([`sim_of`]): the phone `phone-<the number without its last digit>-<last digit / 2>`, slot
+//! `1 + last digit % 2`. So the numbers `…0` and `…1` share one phone (slots 1 and 2), `…2` and
+//! `…3` the next, and so on: a test declares its channels (`device` + `slot` → number) from it.
+//!
+//! **Retries and forgeries.** With `forward_duplicates` every SMS is posted twice, the second
+//! byte for byte the first (an app's retry); with `forward_forgeries` each real SMS is preceded
+//! by a forged copy: another code in the text, another message id, and a signature or token made
+//! with a wrong secret. The runtime must refuse it (401: logged at debug); it taking a forgery is
+//! logged at warn, like any other answer but a 2xx to a real SMS.
+//!
 //! Forwarding is best effort: a short timeout, a failure logged, never in the way of the answer
-//! to the caller (the post runs on its own task after the answer's state is settled).
+//! to the caller (the posts run on their own task after the answer's state is settled).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
+use simrotor_config::{ForwardAs, ForwarderSecret, SimulatorConfig};
 use simrotor_domain::{Msisdn, mask_digits};
+use simrotor_sms::{App, Encoded, Method, Outgoing, encode};
 use tokio::sync::{mpsc, watch};
 
 /// How long the forwarder waits for the receiving system.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Who the simulated telco's OTP SMS come from, as the forwarder apps report the sender.
+pub const SENDER: &str = "INDOSAT";
 
 /// One SMS as an SMS forwarder posts it, and as `GET /_sim/sms` lists it:
 /// `{"msisdn": "6281234567890", "message": "Kode OTP Anda: 123456 …", "received_at":
@@ -54,39 +78,194 @@ pub(crate) fn transaction_text(code: &str) -> String {
     )
 }
 
-/// Posts each SMS from `inbox` to `url` until `shutdown` turns true.
-pub(crate) async fn forward(
+/// The phone and the slot holding `msisdn`'s SIM: `("phone-<number without its last
+/// digit>-<last digit / 2>", 1 + last digit % 2)`; two numbers share each phone.
+pub fn sim_of(msisdn: &Msisdn) -> (String, u8) {
+    let digits = msisdn.as_str();
+    let (head, last) = digits.split_at(digits.len().saturating_sub(1));
+    let last = last
+        .bytes()
+        .next()
+        .map_or(0, |b| b.saturating_sub(b'0') % 10);
+    (format!("phone-{head}-{}", last / 2), 1 + last % 2)
+}
+
+/// The same text with every digit moved on by one: another code, the same shape.
+fn forged_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_digit((d + 1) % 10, 10).unwrap_or(c),
+            None => c,
+        })
+        .collect()
+}
+
+/// What the forwarder does with each SMS (from `[simulator]`).
+#[derive(Debug)]
+pub(crate) struct Forwarder {
     client: reqwest::Client,
     url: String,
+    format: ForwardAs,
+    with_number: bool,
+    secret: Option<ForwarderSecret>,
+    duplicates: bool,
+    forgeries: bool,
+}
+
+impl Forwarder {
+    /// The forwarder `config` asks for, when it names a URL.
+    pub(crate) fn new(client: reqwest::Client, config: &SimulatorConfig) -> Option<Self> {
+        Some(Self {
+            client,
+            url: config.sms_forwarder_url.clone()?,
+            format: config.forward_as,
+            with_number: config.forward_number,
+            secret: config.forward_secret.clone(),
+            duplicates: config.forward_duplicates,
+            forgeries: config.forward_forgeries,
+        })
+    }
+}
+
+/// Posts each SMS from `inbox` until `shutdown` turns true.
+pub(crate) async fn forward(
+    forwarder: Forwarder,
     mut inbox: mpsc::UnboundedReceiver<Sms>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let forwarder = Arc::new(forwarder);
+    // The apps' message ids: the start time and a counter, so that no two runs share one.
+    let prefix = format!("{:x}", Utc::now().timestamp_micros());
+    let mut next = 0u64;
     loop {
         tokio::select! {
-            next = inbox.recv() => {
-                let Some(sms) = next else { return };
+            received = inbox.recv() => {
+                let Some(sms) = received else { return };
+                next += 1;
+                let id = format!("{prefix}-{next:06}");
                 // One task per SMS: a slow receiver delays no other SMS.
-                actix_rt::spawn(post(client.clone(), url.clone(), sms));
+                actix_rt::spawn(deliver(forwarder.clone(), sms, id));
             }
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
     }
 }
 
-async fn post(client: reqwest::Client, url: String, sms: Sms) {
-    let sent = client
-        .post(&url)
-        .json(&sms)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status);
-    match sent {
-        Ok(_) => tracing::debug!(msisdn = %sms.msisdn, url, "The SMS forwarder delivered an SMS."),
-        Err(err) => tracing::warn!(
-            msisdn = %sms.msisdn,
-            url,
-            error = %err,
-            "The SMS forwarder could not deliver an SMS; it stays readable at /_sim/sms."
+/// What one post was: the SMS, its retry, or a forgery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Real,
+    Duplicate,
+    Forgery,
+}
+
+async fn deliver(f: Arc<Forwarder>, sms: Sms, id: String) {
+    let Some(app) = f.format.app() else {
+        let sent = f.client.post(&f.url).json(&sms).send().await;
+        report(&f, &sms, None, Kind::Real, sent);
+        if f.duplicates {
+            let sent = f.client.post(&f.url).json(&sms).send().await;
+            report(&f, &sms, None, Kind::Duplicate, sent);
+        }
+        return;
+    };
+    let (device, slot) = sim_of(&sms.msisdn);
+    let secret = f.secret.as_ref().map(ForwarderSecret::expose);
+    if f.forgeries {
+        let text = forged_text(&sms.message);
+        let forged_id = format!("{id}-forged");
+        let outgoing = Outgoing {
+            receiving: &sms.msisdn,
+            with_number: f.with_number,
+            device: &device,
+            slot,
+            sender: SENDER,
+            text: &text,
+            at: sms.received_at,
+            posted_at: Utc::now(),
+            id: &forged_id,
+            url: &f.url,
+        };
+        let wrong = format!("{}-forged", secret.unwrap_or("none"));
+        let sent = send(&f, &encode(app, &outgoing, Some(&wrong))).await;
+        report(&f, &sms, Some(app), Kind::Forgery, sent);
+    }
+    let outgoing = Outgoing {
+        receiving: &sms.msisdn,
+        with_number: f.with_number,
+        device: &device,
+        slot,
+        sender: SENDER,
+        text: &sms.message,
+        at: sms.received_at,
+        posted_at: Utc::now(),
+        id: &id,
+        url: &f.url,
+    };
+    let encoded = encode(app, &outgoing, secret);
+    let sent = send(&f, &encoded).await;
+    report(&f, &sms, Some(app), Kind::Real, sent);
+    if f.duplicates {
+        let sent = send(&f, &encoded).await;
+        report(&f, &sms, Some(app), Kind::Duplicate, sent);
+    }
+}
+
+/// One request as the app sends it: its method, the intake URL and its query, its headers.
+async fn send(f: &Forwarder, encoded: &Encoded) -> Result<reqwest::Response, reqwest::Error> {
+    let target = encoded.target(&f.url);
+    let mut request = match encoded.method {
+        Method::Get => f.client.get(&target),
+        Method::Post => f.client.post(&target).body(encoded.body.clone()),
+    };
+    for (name, value) in &encoded.headers {
+        request = request.header(name, value);
+    }
+    request.send().await
+}
+
+/// Logs how a post went. The URL is logged without its query: it may hold the token.
+fn report(
+    f: &Forwarder,
+    sms: &Sms,
+    app: Option<App>,
+    kind: Kind,
+    sent: Result<reqwest::Response, reqwest::Error>,
+) {
+    let format = app.map_or(ForwardAs::NATIVE, App::name);
+    let url = f.url.as_str();
+    let msisdn = &sms.msisdn;
+    let status = match sent {
+        Ok(answer) => answer.status(),
+        Err(err) => {
+            tracing::warn!(
+                %msisdn, format, url, error = %err, ?kind,
+                "The SMS forwarder could not deliver an SMS; it stays readable at /_sim/sms."
+            );
+            return;
+        }
+    };
+    let code = status.as_u16();
+    match (kind, status) {
+        (Kind::Forgery, StatusCode::UNAUTHORIZED) => tracing::debug!(
+            %msisdn, format, url, status = code,
+            "The receiving system refused a forged SMS, as it should."
+        ),
+        (Kind::Forgery, s) if s.is_success() => tracing::warn!(
+            %msisdn, format, url, status = code,
+            "The receiving system took a forged SMS with a wrong signature or token."
+        ),
+        (Kind::Forgery, _) => tracing::warn!(
+            %msisdn, format, url, status = code,
+            "The receiving system answered a forged SMS with neither 2xx nor 401."
+        ),
+        (_, s) if s.is_success() => tracing::debug!(
+            %msisdn, format, url, status = code, ?kind,
+            "The SMS forwarder delivered an SMS."
+        ),
+        (_, _) => tracing::warn!(
+            %msisdn, format, url, status = code, ?kind,
+            "The receiving system refused an SMS; it stays readable at /_sim/sms."
         ),
     }
 }
@@ -129,5 +308,26 @@ mod tests {
                 .count();
             assert_eq!(runs, 1, "{text}");
         }
+    }
+
+    #[test]
+    fn two_numbers_share_each_phone_in_slots_one_and_two() {
+        let sim = |n: &str| sim_of(&Msisdn::parse(n).unwrap());
+        assert_eq!(sim("081200000000"), ("phone-628120000000-0".to_owned(), 1));
+        assert_eq!(sim("081200000001"), ("phone-628120000000-0".to_owned(), 2));
+        assert_eq!(sim("081200000002"), ("phone-628120000000-1".to_owned(), 1));
+        assert_eq!(sim("081200000009"), ("phone-628120000000-4".to_owned(), 2));
+        // No two of ten neighbours sit in the same slot of the same phone.
+        let all: std::collections::BTreeSet<_> =
+            (0..10).map(|i| sim(&format!("08120000001{i}"))).collect();
+        assert_eq!(all.len(), 10);
+    }
+
+    #[test]
+    fn a_forged_text_carries_another_code_of_the_same_length() {
+        let real = login_text("123490");
+        let forged = forged_text(&real);
+        assert_eq!(forged, login_text("234501"));
+        assert_ne!(forged, real);
     }
 }

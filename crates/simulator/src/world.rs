@@ -1,5 +1,6 @@
 //! The simulated telco and its servers, without HTTP: who is logged in where, each number's
-//! pulsa and device history, the purchases, the ledger and the SMS inbox.
+//! pulsa and device history, the purchases, the ledger, the SMS inbox and the strikes (every
+//! wrong or expired code a number was sent, as the real telco counts them).
 //!
 //! One `World` serves every port, because a number may move between servers and its pulsa must
 //! follow it; each port has its own slot (the number it holds, its tokens, its device id). Every
@@ -11,7 +12,7 @@
 //! [`World::call`] has it rendered in the shape of this answer (`shapes` knob) by
 //! [`shapes::render`], the only place that knows what a real or legacy body looks like.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Days, SubsecRound, Utc};
@@ -50,6 +51,16 @@ pub struct LedgerEntry {
     /// The caller never got the answer to `trx_idv` (the connection was closed after the debit).
     pub answer_lost: bool,
     pub executed_at: DateTime<Utc>,
+}
+
+/// The wrong or expired codes sent to `/verifyOtp` and `/otp_idv`: what the real telco counts
+/// as strikes (it blocks a number after a few). `GET /_sim/strikes` shows them as
+/// `{"total": 2, "numbers": {"6281…": 2}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Strikes {
+    pub total: u64,
+    /// Per number (stored `62…` form); a number without a strike is not listed.
+    pub numbers: BTreeMap<Msisdn, u64>,
 }
 
 /// What `trx_idv` asks for.
@@ -209,6 +220,7 @@ pub(crate) struct World {
     trxs: HashMap<String, Trx>,
     ledger: Vec<LedgerEntry>,
     inbox: Vec<Delivered>,
+    strikes: Strikes,
 }
 
 const VOUCHER_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -233,6 +245,7 @@ impl World {
             trxs: HashMap::new(),
             ledger: Vec::new(),
             inbox: Vec::new(),
+            strikes: Strikes::default(),
         }
     }
 
@@ -269,6 +282,30 @@ impl World {
             .filter(|d| msisdn.is_none_or(|m| &d.sms.msisdn == m))
             .map(|d| d.sms.clone())
             .collect()
+    }
+
+    pub(crate) fn strikes(&self) -> Strikes {
+        self.strikes.clone()
+    }
+
+    /// A wrong or expired code reached the telco for `msisdn`: a strike.
+    fn strike(&mut self, msisdn: &Msisdn, port: u16, call: Call, kind: Kind) -> Step {
+        self.strikes.total += 1;
+        let count = self.strikes.numbers.entry(msisdn.clone()).or_default();
+        *count += 1;
+        tracing::info!(
+            msisdn = %msisdn,
+            port,
+            call = call.path(),
+            strikes = *count,
+            "The simulated telco counted a strike: a wrong or expired code."
+        );
+        let message = match (call, kind) {
+            (Call::VerifyOtp, Kind::OtpExpired) => "Kode OTP kadaluarsa, silakan minta kode baru",
+            (_, Kind::OtpExpired) => "Kode OTP kadaluarsa, silakan ulangi transaksi",
+            _ => "Kode OTP salah",
+        };
+        Step::refused(kind, message)
     }
 
     pub(crate) fn latest_code(&self, msisdn: &Msisdn) -> Option<String> {
@@ -503,13 +540,10 @@ impl World {
             return Step::refused(Kind::NoOtpPending, "Silakan minta kode OTP terlebih dahulu");
         };
         if now > pending.expires_at {
-            return Step::refused(
-                Kind::OtpExpired,
-                "Kode OTP kadaluarsa, silakan minta kode baru",
-            );
+            return self.strike(msisdn, port, Call::VerifyOtp, Kind::OtpExpired);
         }
         if !pending.matches(given) {
-            return Step::refused(Kind::OtpWrong, "Kode OTP salah");
+            return self.strike(msisdn, port, Call::VerifyOtp, Kind::OtpWrong);
         }
         let (token_login, token_location) = if self.real_ids {
             (self.jwt(LOGIN_JWT_HEADER), self.jwt(LOCATION_JWT_HEADER))
@@ -807,13 +841,10 @@ impl World {
                 );
             };
             if now > pending.expires_at {
-                return Step::refused(
-                    Kind::OtpExpired,
-                    "Kode OTP kadaluarsa, silakan ulangi transaksi",
-                );
+                return w.strike(msisdn, port, Call::TransactionOtp, Kind::OtpExpired);
             }
             if !pending.matches(&given) {
-                return Step::refused(Kind::OtpWrong, "Kode OTP salah");
+                return w.strike(msisdn, port, Call::TransactionOtp, Kind::OtpWrong);
             }
             let device_id = w.device(port).device_id.clone();
             match w.execute(&trx.trx_id, &device_id, wall, false) {
@@ -998,6 +1029,54 @@ mod tests {
                 .unwrap()
                 .contains("Kode OTP kadaluarsa"),
             "{res}"
+        );
+    }
+
+    #[test]
+    fn every_wrong_or_expired_code_is_a_strike_and_nothing_else_is() {
+        let mut b = Bench::new(SimulatorConfig {
+            transaction_otp: true,
+            ..config()
+        });
+        // No code asked for yet: refused, but no code of the telco's was wrong.
+        b.res(Call::VerifyOtp, &[("otp", "111111")]);
+        assert_eq!(b.world.strikes(), Strikes::default());
+
+        b.res(Call::RequestOtp, &[("pin", "1234")]);
+        let code = b.world.latest_code(&b.msisdn).unwrap();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        b.res(Call::VerifyOtp, &[("otp", wrong)]);
+        b.later(Duration::from_secs(301));
+        b.res(Call::VerifyOtp, &[("otp", &code)]);
+        assert_eq!(b.world.strikes().total, 2);
+
+        b.login();
+        b.buy("VCR10");
+        let trx_code = b.world.latest_code(&b.msisdn).unwrap();
+        let wrong = if trx_code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        let res = b.res(Call::TransactionOtp, &[("otp", wrong)]);
+        assert_eq!(res["message"], "Kode OTP salah");
+        assert_eq!(
+            b.res(Call::TransactionOtp, &[("otp", &trx_code)])["status"],
+            "0"
+        );
+
+        assert_eq!(b.world.strikes().total, 3, "the right codes are no strikes");
+
+        b.res(Call::Logout, &[]);
+        b.as_number(OTHER);
+        b.res(Call::RequestOtp, &[("pin", "1234")]);
+        let code = b.world.latest_code(&b.msisdn).unwrap();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        b.res(Call::VerifyOtp, &[("otp", wrong)]);
+        b.login();
+        assert_eq!(
+            serde_json::to_value(b.world.strikes()).unwrap(),
+            json!({"total": 4, "numbers": {"6281234567890": 3, "6281298765432": 1}})
         );
     }
 
