@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use simrotor_config::{ForwardAs, ForwarderSecret};
 use simrotor_domain::{AccountState, BatchId};
 
 #[derive(Debug, Parser)]
@@ -217,7 +218,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
     /// No SMS forwarding: every OTP waits for the operator (`simrotor otp`, `watch`, the page).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "forwarder")]
     pub no_forwarder: bool,
     /// The simulator's knobs (latency, faults, …).
     #[command(flatten)]
@@ -313,9 +314,27 @@ pub struct SimArgs {
     /// simulator.transaction_otp: ask for a transaction OTP on a new device.
     #[arg(long)]
     pub transaction_otp: bool,
-    /// simulator.sms_forwarder_url: where each SMS is also posted.
-    #[arg(long, value_name = "URL")]
-    pub forwarder: Option<String>,
+    /// Where each SMS is also posted (simulator.sms_forwarder_url), or as which app
+    /// (simulator.forward_as): native, smsforwarder, capcom6, bogkonstantin, gammu, kannel,
+    /// smssync, ejoin, dinstar, httpsms, textbee. An app's name posts to this machine's admin API,
+    /// http://127.0.0.1:9800/sms/<app> (native: /sms), unless simulator.sms_forwarder_url says
+    /// where. The demo takes an app's name only (it posts to its own runtime).
+    #[arg(long, value_name = "URL|APP", value_parser = parse_forwarder)]
+    pub forwarder: Option<Forwarder>,
+    /// simulator.forward_number: whether the app's request names the SIM that received the SMS.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub forward_number: Option<bool>,
+    /// simulator.forward_secret: what the simulated app signs with, or its token (the same as
+    /// secret in [sms.<app>]). Never printed.
+    #[arg(long, value_name = "SECRET", value_parser = parse_secret)]
+    pub forward_secret: Option<ForwarderSecret>,
+    /// simulator.forward_duplicates: post every SMS twice, as an app that retries does.
+    #[arg(long)]
+    pub forward_duplicates: bool,
+    /// simulator.forward_forgeries: before each SMS, post a forged copy (another code, a wrong
+    /// signature or token), which the runtime must refuse.
+    #[arg(long)]
+    pub forward_forgeries: bool,
     /// simulator.shapes: the answer shapes, "real" (as the operator's servers answer), "legacy"
     /// (the simulator's earlier envelope on every call) or "mixed" (a seeded draw per answer).
     #[arg(
@@ -326,6 +345,32 @@ pub struct SimArgs {
         )
     )]
     pub shapes: Option<simrotor_config::AnswerShapes>,
+}
+
+/// What `--forwarder` names: a URL, or a format to post in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarder {
+    Url(String),
+    Format(ForwardAs),
+}
+
+fn parse_forwarder(s: &str) -> Result<Forwarder, String> {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        return Ok(Forwarder::Url(s.to_owned()));
+    }
+    s.parse().map(Forwarder::Format).map_err(|_| {
+        format!(
+            "expected an http:// or https:// URL or one of {}",
+            ForwardAs::names().join(", ")
+        )
+    })
+}
+
+fn parse_secret(s: &str) -> Result<ForwarderSecret, String> {
+    if s.trim().is_empty() {
+        return Err("an empty secret signs nothing".to_owned());
+    }
+    Ok(ForwarderSecret::new(s))
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -419,6 +464,23 @@ mod tests {
     fn the_cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn forwarder_takes_a_url_or_a_format_and_lists_the_formats() {
+        assert_eq!(
+            parse_forwarder("http://10.0.0.2:9800/sms/gammu"),
+            Ok(Forwarder::Url("http://10.0.0.2:9800/sms/gammu".to_owned()))
+        );
+        let capcom6: ForwardAs = "capcom6".parse().unwrap();
+        assert_eq!(capcom6.name(), "capcom6");
+        assert_eq!(parse_forwarder("capcom6"), Ok(Forwarder::Format(capcom6)));
+        assert_eq!(
+            parse_forwarder("native"),
+            Ok(Forwarder::Format(ForwardAs::Native))
+        );
+        let err = parse_forwarder("127.0.0.1:9800/sms").unwrap_err();
+        assert!(err.contains("URL") && err.contains("smsforwarder"), "{err}");
     }
 
     #[test]

@@ -2,13 +2,19 @@
 //! simulator on free ports posting its SMS to the runtime's admin API (zero-touch OTPs),
 //! a generated batch, the runtime until the pool is empty; then the recap, the throughput, and
 //! the simulator's ledger held against the database: a mismatch is an error exit.
+//!
+//! `--forwarder <app>` (capcom6, smsforwarder, …) has the simulator post each SMS as that app
+//! does, to the demo runtime's own intake for it (`http://ADDR/sms/<app>`), with one fresh secret
+//! (or `--forward-secret`) on both sides: the simulated app signs with it and `[sms.<app>]`
+//! checks it. Without it, the native `/sms` as before; a URL is refused, the demo posting only
+//! to its own runtime.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use simrotor_config::{Config, DatabaseUrl, Ports};
+use simrotor_config::{Config, DatabaseUrl, ForwardAs, ForwarderSecret, IntakeConfig, Ports};
 use simrotor_domain::{BatchId, Email, Msisdn};
 use simrotor_persistence::{NewAccount, Store};
 use simrotor_runtime::start::{RunOptions, start};
@@ -16,7 +22,7 @@ use simrotor_simulator::Simulator;
 
 use super::run::{http_client, until_done};
 use super::{ledger_check, sim, store_options};
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, Forwarder};
 use crate::output::{self};
 
 fn free_port() -> anyhow::Result<u16> {
@@ -24,11 +30,45 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// The format `--forwarder` asks the demo for: an app's name or `native`, never a URL.
+fn demo_format(forwarder: Option<&Forwarder>) -> anyhow::Result<ForwardAs> {
+    match forwarder {
+        None => Ok(ForwardAs::Native),
+        Some(Forwarder::Format(format)) => Ok(*format),
+        Some(Forwarder::Url(_)) => anyhow::bail!(
+            "demo --forwarder takes a format, not a URL: the demo's simulator posts to the demo's \
+             own runtime. Name one of {}, or run `simrotor sim --forwarder URL` for another \
+             receiver.",
+            ForwardAs::names().join(", ")
+        ),
+    }
+}
+
+/// Points the simulator's forwarder at the demo runtime's intake for `format` on `admin_addr`;
+/// for an app, opens that intake with the secret the simulated app signs with (the one given,
+/// else a fresh one).
+fn forward_to_own_runtime(config: &mut Config, format: ForwardAs, admin_addr: &str) {
+    config.simulator.forward_as = format;
+    config.simulator.sms_forwarder_url = Some(format!("http://{admin_addr}{}", format.path()));
+    if let Some(app) = format.app() {
+        let secret = config
+            .simulator
+            .forward_secret
+            .clone()
+            .unwrap_or_else(|| ForwarderSecret::new(uuid::Uuid::new_v4().to_string()));
+        config
+            .sms
+            .set_intake(app, IntakeConfig::with_secret(secret.expose()));
+        config.simulator.forward_secret = Some(secret);
+    }
+}
+
 pub async fn run(
     mut config: Config,
-    args: DemoArgs,
+    mut args: DemoArgs,
     admin: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let format = demo_format(args.sim.forwarder.take().as_ref())?;
     let tmp;
     let dir = match &args.keep {
         Some(dir) => {
@@ -51,7 +91,7 @@ pub async fn run(
         config.simulator.sms_forwarder_url = None;
         config.otp.source = simrotor_config::OtpSource::Operator;
     } else {
-        config.simulator.sms_forwarder_url = Some(format!("http://{admin_addr}/sms"));
+        forward_to_own_runtime(&mut config, format, &admin_addr);
     }
     // A demo shows the flow, not the patience of real status polling.
     config.products.status_poll_min = Duration::from_millis(20);
@@ -163,4 +203,103 @@ pub async fn run(
             report.executed, report.executed_rows
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn demo_args(args: &[&str]) -> DemoArgs {
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Demo(demo) => demo,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The configuration the demo runs with, for `args`, its admin API on 127.0.0.1:9876.
+    fn demo_config(args: &[&str]) -> anyhow::Result<Config> {
+        let mut args = demo_args(args);
+        let format = demo_format(args.sim.forwarder.take().as_ref())?;
+        let mut config = Config::default();
+        sim::apply(&mut config, args.sim);
+        forward_to_own_runtime(&mut config, format, "127.0.0.1:9876");
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn an_app_forwarder_posts_to_the_demos_own_intake_with_one_secret_on_both_sides() {
+        let config = demo_config(&["simrotor", "demo", "--forwarder", "capcom6"]).unwrap();
+        let sim = &config.simulator;
+        assert_eq!(sim.forward_as.name(), "capcom6");
+        assert_eq!(
+            sim.sms_forwarder_url.as_deref(),
+            Some("http://127.0.0.1:9876/sms/capcom6")
+        );
+        let signs_with = sim.forward_secret.as_ref().unwrap().expose();
+        assert!(uuid::Uuid::parse_str(signs_with).is_ok(), "a fresh uuid");
+        let app = sim.forward_as.app().unwrap();
+        let checks = config.sms.intake(app).unwrap().secret.as_ref().unwrap();
+        assert_eq!(checks.expose(), signs_with);
+        assert_eq!(config.sms.open_apps(), vec![app]);
+        assert!(!config.to_masked_toml().contains(signs_with));
+
+        // Another run, another secret; a given one is used on both sides.
+        let again = demo_config(&["simrotor", "demo", "--forwarder", "capcom6"]).unwrap();
+        assert_ne!(
+            again.simulator.forward_secret.as_ref().unwrap().expose(),
+            signs_with
+        );
+        let given = demo_config(&[
+            "simrotor",
+            "demo",
+            "--forwarder",
+            "textbee",
+            "--forward-secret",
+            "given-secret",
+            "--forward-number",
+            "false",
+        ])
+        .unwrap();
+        let textbee = given.simulator.forward_as.app().unwrap();
+        assert_eq!(
+            given
+                .sms
+                .intake(textbee)
+                .unwrap()
+                .secret
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "given-secret"
+        );
+        assert!(!given.simulator.forward_number);
+    }
+
+    #[test]
+    fn without_forwarder_the_demo_posts_natively_and_a_url_is_refused() {
+        let config = demo_config(&["simrotor", "demo"]).unwrap();
+        assert_eq!(config.simulator.forward_as, ForwardAs::Native);
+        assert_eq!(
+            config.simulator.sms_forwarder_url.as_deref(),
+            Some("http://127.0.0.1:9876/sms")
+        );
+        assert!(config.simulator.forward_secret.is_none());
+        assert!(config.sms.open_apps().is_empty());
+
+        let err = demo_config(&["simrotor", "demo", "--forwarder", "http://10.0.0.5/sms"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a URL") && err.contains("capcom6"),
+            "{err}"
+        );
+        assert!(
+            Cli::try_parse_from(["simrotor", "demo", "--no-forwarder", "--forwarder", "gammu"])
+                .is_err()
+        );
+    }
 }
