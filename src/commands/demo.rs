@@ -1,7 +1,8 @@
 //! `simrotor demo`: the whole product with zero set-up. A temporary SQLite database, the
 //! simulator on free ports posting its SMS to the runtime's admin API (zero-touch OTPs),
-//! a generated batch, the runtime until the pool is empty; then the recap, the throughput, and
-//! the simulator's ledger held against the database: a mismatch is an error exit.
+//! a generated batch, the runtime until the pool is empty; then the recap, the throughput, the
+//! wrong codes the telco was sent (strikes: none expected), and the simulator's ledger held
+//! against the database: a mismatch is an error exit.
 //!
 //! `--forwarder <app>` (capcom6, smsforwarder, …) has the simulator post each SMS as that app
 //! does, to the demo runtime's own intake for it (`http://ADDR/sms/<app>`), with one fresh secret
@@ -18,7 +19,7 @@ use simrotor_config::{Config, DatabaseUrl, ForwardAs, ForwarderSecret, IntakeCon
 use simrotor_domain::{BatchId, Email, Msisdn};
 use simrotor_persistence::{NewAccount, Store};
 use simrotor_runtime::start::{RunOptions, start};
-use simrotor_simulator::Simulator;
+use simrotor_simulator::{Simulator, Strikes};
 
 use super::run::{http_client, until_done};
 use super::{ledger_check, sim, store_options};
@@ -61,6 +62,22 @@ fn forward_to_own_runtime(config: &mut Config, format: ForwardAs, admin_addr: &s
             .set_intake(app, IntakeConfig::with_secret(secret.expose()));
         config.simulator.forward_secret = Some(secret);
     }
+}
+
+/// The wrong or expired codes the simulated telco was sent (each a strike against its number),
+/// with the numbers struck when there are any.
+fn strikes_line(strikes: &Strikes) -> String {
+    let mut line = format!("Wrong codes sent to the telco: {}", strikes.total);
+    if !strikes.numbers.is_empty() {
+        let numbers: Vec<String> = strikes
+            .numbers
+            .iter()
+            .map(|(number, n)| format!("{number} ×{n}"))
+            .collect();
+        line.push_str(&format!(" ({})", numbers.join(", ")));
+    }
+    line.push('.');
+    line
 }
 
 pub async fn run(
@@ -194,6 +211,7 @@ pub async fn run(
         recap.total.numbers.total,
         recap.total.numbers.total as f64 / secs
     );
+    println!("{}", strikes_line(&sim.strikes()));
     let report = ledger_check::check(&store, &ledger).await?;
     sim.stop().await;
     store.close().await?;
@@ -277,6 +295,23 @@ mod tests {
             "given-secret"
         );
         assert!(!given.simulator.forward_number);
+    }
+
+    #[test]
+    fn the_strikes_line_counts_and_names_the_numbers_struck() {
+        assert_eq!(
+            strikes_line(&Strikes::default()),
+            "Wrong codes sent to the telco: 0."
+        );
+        let number = simrotor_domain::Msisdn::parse("081200000001").unwrap();
+        let strikes = Strikes {
+            total: 2,
+            numbers: [(number, 2)].into_iter().collect(),
+        };
+        assert_eq!(
+            strikes_line(&strikes),
+            "Wrong codes sent to the telco: 2 (6281200000001 ×2)."
+        );
     }
 
     #[test]

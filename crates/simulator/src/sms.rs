@@ -12,6 +12,8 @@
 //! ([`sim_of`]): the phone `phone-<the number without its last digit>-<last digit / 2>`, slot
 //! `1 + last digit % 2`. So the numbers `…0` and `…1` share one phone (slots 1 and 2), `…2` and
 //! `…3` the next, and so on: a test declares its channels (`device` + `slot` → number) from it.
+//! (Ejoin names the slot's port `<slot>A`. Some apps cannot be told apart by channel: without
+//! a device, bogkonstantin, Ejoin and httpSMS; without a slot, SMSSync, textbee, Kannel, Gammu.)
 //!
 //! **Retries and forgeries.** With `forward_duplicates` every SMS is posted twice, the second
 //! byte for byte the first (an app's retry); with `forward_forgeries` each real SMS is preceded

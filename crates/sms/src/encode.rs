@@ -10,11 +10,11 @@
 //! |---|---|---|---|---|
 //! | smsforwarder | its JSON template `{device, card_slot, from, content, receive_time, timestamp, sign}` | in the slot remark: `card_slot = SIM<slot>_<number>`, else `SIM<slot>` | `device` = the device mark | `sign` over `timestamp` (URL-encoded once) |
 //! | capcom6 | `sms:received` event | `payload.recipient` (`+62…`), else absent | `deviceId`, `payload.simNumber` | `X-Signature` + `X-Timestamp` |
-//! | bogkonstantin | its default JSON template (its layout) | never (the template has no place for it) | `sim` = `sim<slot>` | `?token=` |
+//! | bogkonstantin | its default JSON template (its layout) | `"to"` added to the slot's template (the maintainer's advice), else absent | `sim` = `sim<slot>` (no device) | `?token=` |
 //! | gammu | the RunOnReceive shim's form | `PHONE_ID`, else the device | `PHONE_ID` | `?token=` |
 //! | kannel | the get-url query (GET) | `to`, else `1234` (a modem without `my-number`) | `smsc` = the device | `&token=` |
 //! | smssync | its form | `sent_to` (`+62…`), else empty | `device_id` | the `secret` field |
-//! | ejoin | `recv-sms`, one SMS, base64 text | the recipient column, else empty | port `<slot>A` | `?token=` |
+//! | ejoin | `recv-sms`, one SMS, base64 text | the recipient column, else empty | port `<slot>A` (no device) | `?token=` |
 //! | dinstar | `{sn, sms: [...]}` | never (Dinstar sends none) | `sn`, `port` = slot | `?token=` |
 //! | httpsms | CloudEvents `message.phone.received` | `data.owner` (`+62…`), else absent | `data.user_id` = the device, `data.sim` | `Authorization: Bearer` JWT HS256 |
 //! | textbee | its webhook JSON | never (textbee sends none) | `deviceId` (no slot) | `X-Signature` |
@@ -25,6 +25,7 @@
 //! [`Outgoing::id`], so a retry of the same SMS repeats them as the apps do.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, Offset, SecondsFormat, Utc};
@@ -32,7 +33,7 @@ use serde::Serialize;
 use sha2::Digest;
 use simrotor_domain::{Msisdn, mask_digits};
 
-use crate::{App, Method, sign};
+use crate::{App, Method, fixture, sign};
 
 /// One SMS the simulated telco delivered to a SIM, to be posted as an app would.
 #[derive(Clone)]
@@ -55,6 +56,36 @@ pub struct Outgoing<'a> {
     /// The intake's URL (httpSMS names it as its token's audience).
     pub url: &'a str,
 }
+
+/// The contract's SIM, for [`Outgoing::example`].
+static EXAMPLE_SIM: LazyLock<Msisdn> = LazyLock::new(|| match Msisdn::parse(fixture::RECEIVING) {
+    Ok(number) => number,
+    Err(_) => unreachable!("the contract's SIM is an Indonesian mobile number"),
+});
+
+impl Outgoing<'static> {
+    /// The contract's example SMS (its SIM, sender and text; device `HP-01`, slot 1, with the
+    /// number), received and posted now, to the native intake's URL: the start of a test's own
+    /// (`Outgoing { text, ..Outgoing::example() }`).
+    pub fn example() -> Self {
+        let now = Utc::now();
+        Outgoing {
+            receiving: &EXAMPLE_SIM,
+            with_number: true,
+            device: "HP-01",
+            slot: 1,
+            sender: fixture::SENDER,
+            text: EXAMPLE_TEXT,
+            at: now,
+            posted_at: now,
+            id: "example-1",
+            url: "http://127.0.0.1:9800/sms",
+        }
+    }
+}
+
+/// The text of every contract example.
+const EXAMPLE_TEXT: &str = "Kode OTP Anda: 123456. JANGAN BERIKAN kode ini kepada siapapun.";
 
 /// The text holds the code: only its shape shows.
 impl fmt::Debug for Outgoing<'_> {
@@ -318,12 +349,18 @@ fn capcom6(sms: &Outgoing<'_>, secret: Option<&str>) -> Encoded {
     post(String::new(), headers, body)
 }
 
-/// The app's default template, in its own layout (one field a line, no space after `:`).
+/// The app's default template, in its own layout (one field a line, no space after `:`); with
+/// the number, the `"to"` line the maintainer advises adding to each slot's rule.
 fn bogkonstantin(sms: &Outgoing<'_>, secret: Option<&str>) -> Encoded {
     let text = |s: &str| serde_json::Value::from(s).to_string();
     let at = sms.at.timestamp_millis();
+    let to = if sms.with_number {
+        format!(",\n  \"to\":{}", text(sms.receiving.as_str()))
+    } else {
+        String::new()
+    };
     let body = format!(
-        "{{\n  \"from\":{},\n  \"text\":{},\n  \"sentStamp\":{at},\n  \"receivedStamp\":{at},\n  \"sim\":{}\n}}",
+        "{{\n  \"from\":{},\n  \"text\":{},\n  \"sentStamp\":{at},\n  \"receivedStamp\":{at},\n  \"sim\":{}{to}\n}}",
         text(sms.sender),
         text(sms.text),
         text(&format!("sim{}", sms.slot)),
@@ -841,15 +878,31 @@ mod tests {
         );
         let ex = example("bogkonstantin-incoming-sms-to-url");
         assert_headers_like_example(&ours, &ex);
+        // The default template names no SIM: the example is the request without the number.
+        let mut fields = json_fields(&ours.body);
+        assert_eq!(fields.remove("to"), Some(Value::from(RECEIVING)));
+        let without = encode(
+            App::Bogkonstantin,
+            &outgoing(&number, "HP-01", false),
+            Some(SECRET),
+        );
+        assert!(!json_fields(&without.body).contains_key("to"));
         assert_like_example(
             ex.name,
-            &json_fields(&ours.body),
+            &fields,
+            &json_fields(ex.body),
+            &[("sentStamp", Field::Near), ("receivedStamp", Field::Near)],
+        );
+        assert_like_example(
+            ex.name,
+            &json_fields(&without.body),
             &json_fields(ex.body),
             &[("sentStamp", Field::Near), ("receivedStamp", Field::Near)],
         );
         // The same layout, one field a line, as the app's template writes it.
         let lines = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap().lines().count();
-        assert_eq!(lines(&ours.body), lines(ex.body));
+        assert_eq!(lines(&without.body), lines(ex.body));
+        assert_eq!(lines(&ours.body), lines(ex.body) + 1);
         assert_eq!(ours.query, "token=test-secret");
     }
 
@@ -1102,6 +1155,91 @@ mod tests {
                 !shown.contains(CODE) && !shown.contains(SECRET),
                 "{app}: {shown}"
             );
+        }
+    }
+
+    #[test]
+    fn the_example_is_the_contracts_sms_posted_now() {
+        let sms = Outgoing::example();
+        assert_eq!(sms.receiving.as_str(), RECEIVING);
+        assert_eq!((sms.sender, sms.text), (SENDER, TEXT));
+        assert!((Utc::now() - sms.posted_at).num_seconds().abs() < 60);
+    }
+
+    /// The request as an intake receives it.
+    fn posted(encoded: &Encoded) -> crate::Posted<'_> {
+        let mut posted = crate::Posted::new(encoded.method, &encoded.query, &encoded.body);
+        for (n, v) in &encoded.headers {
+            posted = posted.with_header(n, v);
+        }
+        posted
+    }
+
+    /// What each app's request tells of the SIM besides its number: (device, slot).
+    fn sim_told(app: App, with_number: bool) -> (Option<&'static str>, Option<&'static str>) {
+        match app {
+            App::SmsForwarder | App::Capcom6 => (Some("phone-a"), Some("1")),
+            App::Smssync => (Some("phone-a"), None),
+            App::Httpsms | App::Bogkonstantin => (None, Some("1")),
+            App::Ejoin => (None, Some("1A")),
+            App::Dinstar => (Some("phone-a"), Some("1")),
+            App::Textbee => (Some("phone-a"), None),
+            App::Kannel => (Some("phone-a"), None),
+            // PHONE_ID names the modem: its number when smsd is configured with it.
+            App::Gammu if with_number => (Some(RECEIVING), None),
+            App::Gammu => (Some("phone-a"), None),
+        }
+    }
+
+    #[test]
+    fn every_apps_request_decodes_to_the_sms_and_verifies_with_the_secret_only() {
+        let number = receiving();
+        for app in App::ALL {
+            for with_number in [true, false] {
+                let sms = Outgoing {
+                    at: Utc::now(),
+                    posted_at: Utc::now(),
+                    ..outgoing(&number, "phone-a", with_number)
+                };
+                let what = format!("{app} (number: {with_number})");
+                let encoded = encode(app, &sms, Some(SECRET));
+                let posted = posted(&encoded);
+                let list = match crate::decode(app, &posted) {
+                    Ok(crate::Decoded::Sms(list)) => list,
+                    other => panic!("{what}: {other:?}"),
+                };
+                assert_eq!(list.len(), 1, "{what}");
+                let got = &list[0];
+                assert_eq!(got.app, app);
+                assert_eq!(got.text.expose(), TEXT, "{what}");
+                assert_eq!(got.sender.as_deref(), Some(SENDER), "{what}");
+                let names_number = with_number && !matches!(app, App::Dinstar | App::Textbee);
+                assert_eq!(
+                    got.receiving.as_ref(),
+                    names_number.then_some(&number),
+                    "{what}"
+                );
+                let (device, slot) = sim_told(app, with_number);
+                assert_eq!(got.device.as_deref(), device, "{what}");
+                assert_eq!(got.slot.as_deref(), slot, "{what}");
+                if let Some(at) = got.received_at {
+                    assert!((at - sms.at).num_seconds().abs() <= 1, "{what}: {at}");
+                }
+                assert_eq!(
+                    crate::verify(app, &posted, SECRET, Utc::now()),
+                    Ok(()),
+                    "{what}"
+                );
+                assert!(
+                    crate::verify(app, &posted, "another-secret", Utc::now()).is_err(),
+                    "{what}"
+                );
+                let forged = encode(app, &sms, Some("another-secret"));
+                assert!(
+                    crate::verify(app, &super::tests::posted(&forged), SECRET, Utc::now()).is_err(),
+                    "{what}: signed with another secret"
+                );
+            }
         }
     }
 }
