@@ -239,7 +239,7 @@ impl IntakeLog {
     /// The last SMS of every intake that got any, newest first.
     pub(super) fn recent(&self) -> Vec<SmsRecord> {
         let mut all: Vec<SmsRecord> = self.recent.values().flatten().cloned().collect();
-        all.sort_by(|a, b| b.at.cmp(&a.at));
+        all.sort_by_key(|r| std::cmp::Reverse(r.at));
         all
     }
 }

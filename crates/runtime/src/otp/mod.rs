@@ -19,6 +19,7 @@
 //!    SIM can only be the answer of the one binding that holds it. After a turn ends without a
 //!    code, `sms.late_quiet` passes before the next one begins, and an unnamed SMS in that time
 //!    is dropped as the late answer it is.
+//!
 //! A named SMS never goes to the turn's holder, an unnamed one never to any other binding.
 //!
 //! # Rules
