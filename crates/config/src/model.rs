@@ -258,8 +258,10 @@ pub struct OtpConfig {
     /// A binding that got no OTP by then fails; its number goes back to the pool.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// The pattern that finds the code in a forwarded SMS: its first group is the code.
-    pub pattern: String,
+    /// The patterns that find the code in a forwarded SMS, tried in order: each one's first
+    /// group is a candidate, skipped when it is an amount, a date or a piece of a longer number
+    /// (`simrotor_sms::code`).
+    pub patterns: Vec<String>,
     /// Wrong codes before the binding fails (each wrong code requests a fresh OTP).
     pub max_wrong: u32,
     /// The transaction OTP on the first purchase of a number on a new device. Off by default,
@@ -272,7 +274,10 @@ impl Default for OtpConfig {
         Self {
             source: OtpSource::Both,
             timeout: Duration::from_secs(300),
-            pattern: r"\b(\d{4,8})\b".to_owned(),
+            patterns: simrotor_sms::code::DEFAULT_PATTERNS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
             max_wrong: 3,
             transaction_otp: false,
         }
@@ -478,22 +483,21 @@ impl Config {
                 "at least one try is needed",
             ));
         }
-        match regex::Regex::new(&self.otp.pattern) {
-            Err(e) => {
-                return Err(ConfigError::invalid(
-                    "otp.pattern",
-                    format!("{:?}", self.otp.pattern),
-                    &e.to_string(),
-                ));
-            }
-            Ok(re) if re.captures_len() < 2 => {
-                return Err(ConfigError::invalid(
-                    "otp.pattern",
-                    format!("{:?}", self.otp.pattern),
-                    "needs a capturing group ( … ) around the code",
-                ));
-            }
-            Ok(_) => {}
+        if let Err(e) = simrotor_sms::code::CodeFinder::new(&self.otp.patterns) {
+            use simrotor_sms::code::PatternError;
+            let (value, reason) = match &e {
+                PatternError::Empty => {
+                    ("[]".to_owned(), "at least one pattern is needed".to_owned())
+                }
+                PatternError::Invalid {
+                    pattern, source, ..
+                } => (format!("{pattern:?}"), source.to_string()),
+                PatternError::NoGroup { pattern, .. } => (
+                    format!("{pattern:?}"),
+                    "needs a capturing group ( … ) around the code".to_owned(),
+                ),
+            };
+            return Err(ConfigError::invalid(e.key(), value, &reason));
         }
         positive("restart.backoff_min", self.restart.backoff_min)?;
         ordered(

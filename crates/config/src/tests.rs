@@ -97,6 +97,33 @@ fn an_unknown_key_is_named() {
 }
 
 #[test]
+fn the_old_single_otp_pattern_is_an_unknown_key() {
+    let err = error_for("[otp]\npattern = '\\b(\\d{4,8})\\b'\n", &[]);
+    assert!(err.contains("pattern"), "{err}");
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn otp_patterns_are_a_list_tried_in_order_from_the_file_or_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "config.toml",
+            "[otp]\npatterns = ['(?i)sandi\\W+(\\d{6})', '\\b(\\d{4,8})\\b']\n",
+        )?;
+        let cfg = load(None).unwrap();
+        assert_eq!(cfg.otp.patterns, [r"(?i)sandi\W+(\d{6})", r"\b(\d{4,8})\b"]);
+        jail.set_env("SIMROTOR_OTP__PATTERNS", r#"["kode (\\d{4})"]"#);
+        let cfg = load(None).unwrap();
+        assert_eq!(cfg.otp.patterns, [r"kode (\d{4})"]);
+        Ok(())
+    });
+    load_in_jail(|cfg| {
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.otp.patterns, simrotor_sms::code::DEFAULT_PATTERNS);
+    });
+}
+
+#[test]
 fn a_bad_duration_names_the_key_and_the_value() {
     let err = error_for("[otp]\ntimeout = \"30\"\n", &[]);
     assert!(err.contains("otp.timeout") && err.contains("30"), "{err}");
@@ -132,7 +159,15 @@ fn impossible_values_name_the_key_and_the_value() {
             "[servers.overrides.1234]\nenabled = false\n",
             "servers.overrides.1234 = 1234",
         ),
-        ("[otp]\npattern = \"\\\\d+\"\n", "otp.pattern"),
+        (
+            "[otp]\npatterns = ['\\b(\\d{4,8})\\b', '\\d+']\n",
+            "otp.patterns[1] = \"\\\\d+\": needs a capturing group",
+        ),
+        (
+            "[otp]\npatterns = ['(\\d{4']\n",
+            "otp.patterns[0] = \"(\\\\d{4\": regex parse error",
+        ),
+        ("[otp]\npatterns = []\n", "otp.patterns = []"),
         (
             "[database]\nurl = \"mysql://x\"\n",
             "database.url = mysql://x",
