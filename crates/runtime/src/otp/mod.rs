@@ -4,7 +4,7 @@
 //! until a code reaches the system from outside: the operator types it for a server
 //! ([`OtpHub::deliver_for_server`]), or an SMS forwarder posts the SMS the number received
 //! ([`OtpHub::deliver_incoming`], from the native `POST /sms` or an app's `POST /sms/<app>`),
-//! from which the code is cut with `otp.pattern`. `otp.source` switches either way off; a code
+//! from which the code is cut with `otp.patterns`. `otp.source` switches either way off; a code
 //! from a way that is off is refused, never silently dropped.
 //!
 //! # Which binding an SMS is for
@@ -39,9 +39,10 @@
 //!   may post the SMS before the server has even answered `/otp`, a binding registers *before*
 //!   it asks ([`OtpHub::register`], then [`OtpWaiter::wait`]); [`OtpHub::wait`] does both at
 //!   once for callers that need no such ordering.
-//! - **A code is digits.** Whatever the pattern captures must be ASCII digits; a code the
-//!   operator types is trimmed and must be digits that the pattern, run on them alone, captures
-//!   whole (so the default `\b(\d{4,8})\b` refuses `123` and `123456789`).
+//! - **A code is digits.** Whatever the patterns capture must be ASCII digits (and not an
+//!   amount, a date or a piece of a longer number: `simrotor_sms::code`); a code the operator
+//!   types is trimmed and must be digits that a pattern, run on them alone, captures whole (so
+//!   the default `\b(\d{4,8})\b` refuses `123` and `123456789`).
 //! - **Codes never print.** They travel as [`Otp`] (masked `Debug`); log lines say that a code
 //!   was delivered, to which server and number, never the code; the text of an SMS holds the
 //!   code, so it is never logged either (the intake log keeps it with its digits masked), and
@@ -60,12 +61,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 use simrotor_config::{OtpConfig, OtpSource, SmsConfig};
 use simrotor_domain::{Msisdn, mask_digits};
 use simrotor_slot::Otp;
 use simrotor_sms::SmsText;
+use simrotor_sms::code::{CodeFinder, PatternError};
 use tokio::sync::{Notify, oneshot};
 
 use incoming::IntakeLog;
@@ -116,13 +117,9 @@ impl OtpFrom {
 /// The configuration cannot make a hub.
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
-    #[error("otp.pattern = {pattern:?} is not a valid regular expression: {source}")]
-    Pattern {
-        pattern: String,
-        source: Box<regex::Error>,
-    },
-    #[error("otp.pattern = {pattern:?} needs a capturing group ( … ) around the code")]
-    NoGroup { pattern: String },
+    /// `otp.patterns` is empty, or one of them is no regular expression or has no group.
+    #[error(transparent)]
+    Patterns(#[from] PatternError),
 }
 
 /// Why a typed code is refused. Never carries the code: it is a secret even when wrong.
@@ -133,7 +130,7 @@ pub enum CodeError {
     #[error("the code must be digits only (0-9)")]
     NotDigits,
     #[error(
-        "the code does not look like an OTP: otp.pattern, run on the code alone, does not find it whole (wrong length?)"
+        "the code does not look like an OTP: no pattern of otp.patterns, run on the code alone, finds it whole (wrong length?)"
     )]
     NotAsPattern,
 }
@@ -348,7 +345,7 @@ struct Matching {
 
 struct Inner {
     source: OtpSource,
-    pattern: Regex,
+    finder: CodeFinder,
     timeout: Duration,
     matching: Matching,
     state: Mutex<State>,
@@ -372,7 +369,7 @@ impl fmt::Debug for OtpHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtpHub")
             .field("source", &self.inner.source)
-            .field("pattern", &self.inner.pattern.as_str())
+            .field("patterns", &self.inner.finder)
             .field("turns", &self.inner.matching.turns)
             .field("waiting", &self.lock().by_port.keys().collect::<Vec<_>>())
             .finish()
@@ -380,7 +377,7 @@ impl fmt::Debug for OtpHub {
 }
 
 impl OtpHub {
-    /// A hub with `config.source` and `config.pattern` (whose first group is the code), and no
+    /// A hub with `config.source` and `config.patterns` (tried in order for the code), and no
     /// app intake open (so no turns): every SMS names its number.
     pub fn new(config: &OtpConfig) -> Result<Self, OtpError> {
         Self::with_sms(config, &SmsConfig::default())
@@ -395,15 +392,7 @@ impl OtpHub {
     /// [`with_sms`](Self::with_sms) on `clock` instead of the system's time: what a wait's start
     /// is compared with an SMS's time by, and what the intakes check signatures' windows by.
     pub fn clocked(config: &OtpConfig, sms: &SmsConfig, clock: Clock) -> Result<Self, OtpError> {
-        let pattern = Regex::new(&config.pattern).map_err(|source| OtpError::Pattern {
-            pattern: config.pattern.clone(),
-            source: Box::new(source),
-        })?;
-        if pattern.captures_len() < 2 {
-            return Err(OtpError::NoGroup {
-                pattern: config.pattern.clone(),
-            });
-        }
+        let finder = CodeFinder::new(&config.patterns)?;
         let turns =
             sms.turns && config.source != OtpSource::Operator && !sms.open_apps().is_empty();
         let mut state = State {
@@ -422,7 +411,7 @@ impl OtpHub {
         Ok(Self {
             inner: Arc::new(Inner {
                 source: config.source,
-                pattern,
+                finder,
                 timeout: config.timeout,
                 matching: Matching {
                     turns,
@@ -783,7 +772,7 @@ impl OtpHub {
         }
         let Some(otp) = self.extract_code(sms.text.expose()) else {
             drop(state);
-            tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = ?sms.received_at, "An SMS came for a number that waits for an OTP, but otp.pattern finds no code in it; the binding keeps waiting.");
+            tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = ?sms.received_at, "An SMS came for a number that waits for an OTP, but otp.patterns find no code in it; the binding keeps waiting.");
             return (SmsOutcome::NoCode { port, msisdn }, Some(by));
         };
         let Some(entry) = state.take(port, true, matching.late_quiet) else {
@@ -795,19 +784,13 @@ impl OtpHub {
         (SmsOutcome::Delivered(delivered), Some(by))
     }
 
-    /// The code in an SMS text: the first group of the first match of `otp.pattern` that is
-    /// all digits.
+    /// The code in an SMS text: the first candidate of `otp.patterns`, in order, that is
+    /// digits and not an amount, a date or a piece of a longer number.
     pub fn extract_code(&self, message: &str) -> Option<Otp> {
-        self.inner
-            .pattern
-            .captures_iter(message)
-            .filter_map(|c| c.get(1))
-            .map(|m| m.as_str())
-            .find(|code| is_digits(code))
-            .map(Otp::new)
+        self.inner.finder.find(message).map(Otp::new)
     }
 
-    /// A code as the operator typed it: trimmed, digits, and what the pattern finds on its own.
+    /// A code as the operator typed it: trimmed, digits, and what a pattern finds on its own.
     pub fn check_code(&self, typed: &str) -> Result<Otp, CodeError> {
         let code = typed.trim();
         if code.is_empty() {
@@ -816,13 +799,7 @@ impl OtpHub {
         if !is_digits(code) {
             return Err(CodeError::NotDigits);
         }
-        let whole = self
-            .inner
-            .pattern
-            .captures_iter(code)
-            .filter_map(|c| c.get(1))
-            .any(|m| m.as_str() == code);
-        if !whole {
+        if !self.inner.finder.whole(code) {
             return Err(CodeError::NotAsPattern);
         }
         Ok(Otp::new(code))
@@ -1184,15 +1161,15 @@ mod tests {
         // Too short and too long runs are skipped; the first 4–8 digit run wins.
         let text = "Info 5 menit dari 6281234567890: Kode OTP Anda 482913, berlaku s.d. 24/11/2026";
         assert_eq!(extracted(&hub, text).as_deref(), Some("482913"));
-        // The default pattern cannot tell an amount from a code: the first run is taken.
+        // The default patterns take the digits next to the keyword, never the amount.
         let text = "Transaksi Rp 10000 perlu kode 4321";
-        assert_eq!(extracted(&hub, text).as_deref(), Some("10000"));
+        assert_eq!(extracted(&hub, text).as_deref(), Some("4321"));
     }
 
     #[test]
     fn a_pattern_with_context_picks_the_code_after_it() {
         let hub = OtpHub::new(&OtpConfig {
-            pattern: r"(?i)kode\D{0,12}(\d{4,8})".to_owned(),
+            patterns: vec![r"(?i)kode\D{0,12}(\d{4,8})".to_owned()],
             ..OtpConfig::default()
         })
         .unwrap();
@@ -1203,7 +1180,7 @@ mod tests {
     #[test]
     fn a_group_that_is_not_digits_is_no_code() {
         let hub = OtpHub::new(&OtpConfig {
-            pattern: r"Kode: (\w+)".to_owned(),
+            patterns: vec![r"Kode: (\w+)".to_owned()],
             ..OtpConfig::default()
         })
         .unwrap();
@@ -1217,18 +1194,36 @@ mod tests {
     #[test]
     fn a_bad_pattern_is_refused_with_the_key_named() {
         let err = OtpHub::new(&OtpConfig {
-            pattern: r"(\d{4".to_owned(),
+            patterns: vec![r"(\d{4".to_owned()],
             ..OtpConfig::default()
         })
         .unwrap_err();
-        assert!(matches!(err, OtpError::Pattern { .. }));
-        assert!(err.to_string().contains("otp.pattern"), "{err}");
+        assert!(
+            matches!(err, OtpError::Patterns(PatternError::Invalid { .. })),
+            "{err}"
+        );
+        assert!(err.to_string().contains("otp.patterns[0]"), "{err}");
         let err = OtpHub::new(&OtpConfig {
-            pattern: r"\d{4,8}".to_owned(),
+            patterns: vec![r"\b(\d{4,8})\b".to_owned(), r"\d{4,8}".to_owned()],
             ..OtpConfig::default()
         })
         .unwrap_err();
-        assert!(matches!(err, OtpError::NoGroup { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                OtpError::Patterns(PatternError::NoGroup { index: 1, .. })
+            ),
+            "{err}"
+        );
+        let err = OtpHub::new(&OtpConfig {
+            patterns: vec![],
+            ..OtpConfig::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, OtpError::Patterns(PatternError::Empty)),
+            "{err}"
+        );
     }
 
     #[test]
