@@ -343,6 +343,12 @@ mod tests {
         // Without a keyword, the number, the label and the date still give nothing.
         let bare = "+6281200000099\nSIM1_6281200000001\nSubId\u{ff1a}1\n2026-11-24 15:00:00\nHP-01";
         assert_eq!(found(bare), None);
+        // The contract's example, its `content` field as the app posts it.
+        let example = crate::fixture::get("pppscn-smsforwarder-default-form").unwrap();
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(example.body).unwrap();
+        let content = &form.iter().find(|(k, _)| k == "content").unwrap().1;
+        assert!(content.contains("SIM1_6281200000001"), "{content}");
+        assert_eq!(found(content).as_deref(), Some(crate::fixture::CODE));
     }
 
     #[test]
