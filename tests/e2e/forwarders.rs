@@ -93,7 +93,11 @@ fn demo_through(app: &str, with_number: bool) {
         .iter()
         .filter(|l| l["fields"]["outcome"] == "delivered")
         .collect();
-    assert_eq!(delivered.len(), numbers as usize, "{what}: one code per login");
+    assert_eq!(
+        delivered.len(),
+        numbers as usize,
+        "{what}: one code per login"
+    );
     let by = if with_number { "number" } else { "turn" };
     assert!(
         delivered.iter().all(|l| l["fields"]["matched_by"] == by),
@@ -122,8 +126,8 @@ fn twenty_servers_log_in_through_smsforwarder_with_the_number_in_the_slot_label(
 
 /// The README's "SMS forwarder apps" section: its TOML blocks and the URL it gives per app.
 fn readme_section() -> (String, Vec<(App, String)>) {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("## SMS forwarder apps").unwrap();
     let end = readme[start + 3..]
         .find("\n## ")
@@ -227,9 +231,12 @@ fn the_readme_opens_each_apps_intake_at_its_url_with_its_secret() {
             );
         }
         let base = path.replace("HOST:9800", &format!("127.0.0.1:{admin}"));
-        for (i, (secret, expected)) in [(readme_secret.as_str(), 200), ("not-the-readme-secret", 401)]
-            .into_iter()
-            .enumerate()
+        for (i, (secret, expected)) in [
+            (readme_secret.as_str(), 200),
+            ("not-the-readme-secret", 401),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let id = format!("readme-{}-{i}", app.name());
             let sms = Outgoing {
@@ -262,7 +269,11 @@ fn the_readme_opens_each_apps_intake_at_its_url_with_its_secret() {
                 resp.status().as_u16(),
                 expected,
                 "{app} with {}: {}",
-                if i == 0 { "the README's secret" } else { "another secret" },
+                if i == 0 {
+                    "the README's secret"
+                } else {
+                    "another secret"
+                },
                 resp.text().unwrap_or_default()
             );
         }

@@ -38,7 +38,8 @@ async fn a_forwarded_sms_reaches_the_binding_that_waits_for_its_number() {
     let sms = json!({
         "msisdn": m.local(),
         "message": SIM_TEXT,
-        "received_at": "2026-11-24T08:00:00Z",
+        // Received now, by the phone's clock: an SMS received before the wait began is stale.
+        "received_at": chrono::Utc::now().to_rfc3339(),
     });
     assert_eq!(
         api.post("/sms", &sms).await,
@@ -47,12 +48,23 @@ async fn a_forwarded_sms_reaches_the_binding_that_waits_for_its_number() {
             json!({"outcome": "delivered", "server": 9903, "purpose": "login"})
         )
     );
+    let old = json!({
+        "msisdn": m.local(),
+        "message": "Kode OTP Anda: 654321",
+        "received_at": "2026-11-24T08:00:00Z",
+    });
+    let second = api.hub.register(9903, &m, OtpPurpose::Login);
+    assert_eq!(
+        api.post("/sms", &old).await,
+        (200, json!({"outcome": "stale"}))
+    );
+    drop(second);
     let received = waiter.wait(PATIENCE).await.unwrap();
     assert_eq!(received.otp.expose(), "123456");
-    // Consumed: the same SMS again finds nobody waiting.
+    // Consumed: the same SMS again (a forwarder's retry) is acknowledged, not used.
     assert_eq!(
         api.post("/sms", &sms).await,
-        (200, json!({"outcome": "no_waiter"}))
+        (200, json!({"outcome": "duplicate"}))
     );
     api.handle.stop().await;
 }
