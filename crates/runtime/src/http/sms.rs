@@ -117,14 +117,15 @@ pub async fn intake(
         .token
         .as_ref()
         .is_some_and(|token| bearer_matches(token, &req));
-    if !by_admin_token && let Some(secret) = &intake.secret {
-        if let Err(err) = verify(app, &posted, secret.expose(), state.otp.now()) {
-            let peer = req
-                .peer_addr()
-                .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-            tracing::warn!(app = app.name(), peer = %peer, problem = %err, "Refused an SMS whose proof does not hold; it is not used.");
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, err));
-        }
+    if !by_admin_token
+        && let Some(secret) = &intake.secret
+        && let Err(err) = verify(app, &posted, secret.expose(), state.otp.now())
+    {
+        let peer = req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        tracing::warn!(app = app.name(), peer = %peer, problem = %err, "Refused an SMS whose proof does not hold; it is not used.");
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, err));
     }
     let decoded = decode(app, &posted).map_err(|err| {
         tracing::warn!(app = app.name(), problem = %err, "An SMS forwarder app posted a body it does not send; it is refused.");
