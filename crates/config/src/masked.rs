@@ -164,29 +164,71 @@ impl Serialize for AdminToken {
 
 impl<'de> Deserialize<'de> for AdminToken {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // An all-digit token arrives as a number (from TOML or the environment); serde's own
-        // type error would quote it, so every shape is taken and the value never echoed.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-            Other(serde::de::IgnoredAny),
-        }
-        let token = match Raw::deserialize(d)? {
-            Raw::Text(t) => t,
-            Raw::Number(n) => n.to_string(),
-            Raw::Other(_) => {
-                return Err(serde::de::Error::custom(
-                    "the admin token must be a string of at least 16 characters",
-                ));
-            }
-        };
+        let token = secret_text(
+            d,
+            "the admin token must be a string of at least 16 characters",
+        )?;
         if token.trim().len() < 16 {
             return Err(serde::de::Error::custom(
                 "the admin token must be at least 16 characters (use a random one, e.g. `openssl rand -hex 24`)",
             ));
         }
         Ok(AdminToken::new(token.trim()))
+    }
+}
+
+/// A secret's text from the configuration, whatever shape it came in: an all-digit secret
+/// arrives as a number (from TOML or the environment), and serde's own type error would quote
+/// it, so every shape is taken and the value never echoed (`other` is the error for the rest).
+fn secret_text<'de, D: Deserializer<'de>>(d: D, other: &'static str) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(u64),
+        Other(serde::de::IgnoredAny),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Text(t) => Ok(t),
+        Raw::Number(n) => Ok(n.to_string()),
+        Raw::Other(_) => Err(serde::de::Error::custom(other)),
+    }
+}
+
+/// A forwarder app's secret (`[sms.<app>] secret`): usable by the intake, never printed.
+#[derive(Clone)]
+pub struct ForwarderSecret(SecretString);
+
+impl ForwarderSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(SecretString::from(secret.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl PartialEq for ForwarderSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl fmt::Debug for ForwarderSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ForwarderSecret(****)")
+    }
+}
+
+impl Serialize for ForwarderSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("****")
+    }
+}
+
+impl<'de> Deserialize<'de> for ForwarderSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        secret_text(d, "a forwarder secret must be a string").map(Self::new)
     }
 }

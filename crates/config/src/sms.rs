@@ -12,8 +12,9 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use crate::masked::ForwarderSecret;
 use simrotor_domain::Msisdn;
 use simrotor_sms::App;
 
@@ -232,58 +233,6 @@ fn slot_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
         Raw::Text(t) => t.trim().to_owned(),
         Raw::Number(n) => n.to_string(),
     }))
-}
-
-/// A forwarder app's secret: usable by the intake, never printed.
-#[derive(Clone)]
-pub struct ForwarderSecret(SecretString);
-
-impl ForwarderSecret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(SecretString::from(secret.into()))
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl PartialEq for ForwarderSecret {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
-    }
-}
-
-impl std::fmt::Debug for ForwarderSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ForwarderSecret(****)")
-    }
-}
-
-impl Serialize for ForwarderSecret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("****")
-    }
-}
-
-impl<'de> Deserialize<'de> for ForwarderSecret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A digits-only secret comes from the environment as a number; never echo it.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-            Other(serde::de::IgnoredAny),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Text(t) => Ok(Self::new(t)),
-            Raw::Number(n) => Ok(Self::new(n.to_string())),
-            Raw::Other(_) => Err(serde::de::Error::custom(
-                "a forwarder secret must be a string",
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
