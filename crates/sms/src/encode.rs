@@ -1210,7 +1210,7 @@ mod tests {
                 };
                 assert_eq!(list.len(), 1, "{what}");
                 let got = &list[0];
-                assert_eq!(got.app, app);
+                assert_eq!(got.intake, crate::Intake::App(app));
                 assert_eq!(got.text.expose(), TEXT, "{what}");
                 assert_eq!(got.sender.as_deref(), Some(SENDER), "{what}");
                 let names_number = with_number && !matches!(app, App::Dinstar | App::Textbee);

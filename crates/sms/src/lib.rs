@@ -170,10 +170,40 @@ impl fmt::Debug for SmsText {
     }
 }
 
-/// One incoming SMS, whichever app posted it: what the matching needs, nothing app-specific.
+/// Which door an SMS came in by: simrotor's own `POST /sms`, or an app's `POST /sms/<app>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Intake {
+    /// `POST /sms`: simrotor's own JSON, always with the receiving number.
+    Native,
+    App(App),
+}
+
+impl Intake {
+    pub fn name(self) -> &'static str {
+        match self {
+            Intake::Native => "native",
+            Intake::App(app) => app.name(),
+        }
+    }
+}
+
+impl fmt::Display for Intake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Intake {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// One incoming SMS, whichever intake it came by: what the matching needs, nothing
+/// app-specific. The one neutral value every decoder (and the native `POST /sms`) produces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardedSms {
-    pub app: App,
+    pub intake: Intake,
     /// The SIM that received it, when the request says (and it is a number we can read).
     pub receiving: Option<Msisdn>,
     /// The phone, modem or gateway that posted it (capcom6 `deviceId`, SmsForwarder's device
@@ -194,13 +224,27 @@ pub struct ForwardedSms {
 }
 
 impl ForwardedSms {
-    /// The key the same SMS posted again has: the app and its message id, or, for apps that
-    /// send none, everything the SMS is made of.
+    /// An SMS of simrotor's own `POST /sms`: it names its number, nothing else.
+    pub fn native(receiving: Msisdn, text: SmsText, received_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            intake: Intake::Native,
+            receiving: Some(receiving),
+            device: None,
+            slot: None,
+            sender: None,
+            text,
+            received_at,
+            message_id: None,
+        }
+    }
+
+    /// The key the same SMS posted again has: the intake and the app's message id, or, for
+    /// apps that send none, everything the SMS is made of.
     pub fn dedupe_key(&self) -> String {
         match &self.message_id {
             Some(id) => format!(
                 "{}:{}:{}",
-                self.app.name(),
+                self.intake.name(),
                 self.device.as_deref().unwrap_or(""),
                 id
             ),
@@ -210,7 +254,7 @@ impl ForwardedSms {
                     .map(|t| t.timestamp_millis().to_string())
                     .unwrap_or_default();
                 fingerprint_parts(&[
-                    self.app.name(),
+                    self.intake.name(),
                     self.receiving.as_ref().map_or("", |m| m.as_str()),
                     self.device.as_deref().unwrap_or(""),
                     self.slot.as_deref().unwrap_or(""),
@@ -221,11 +265,6 @@ impl ForwardedSms {
             }
         }
     }
-}
-
-/// A short digest of a text (it may hold a code: the digest shows nothing of it), for keys.
-pub fn fingerprint(text: &str) -> String {
-    fingerprint_parts(&[text])
 }
 
 fn fingerprint_parts(parts: &[&str]) -> String {

@@ -28,7 +28,7 @@ use simrotor_sms::{App, AuthKind, Decoded, Method, Posted, decode, verify};
 use super::AdminState;
 use super::guard::{Attached, bearer_matches};
 use super::reply::ApiError;
-use crate::otp::{Incoming, SmsOutcome};
+use crate::otp::SmsOutcome;
 
 /// The intakes as configured: which apps are open, with which secret.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +136,7 @@ pub async fn intake(
             let mut results = Vec::with_capacity(list.len());
             let mut any_delivered = false;
             for sms in list {
-                let outcome = state.otp.deliver_incoming(&Incoming::from(sms));
+                let outcome = state.otp.deliver_incoming(&sms);
                 any_delivered |= matches!(outcome, SmsOutcome::Delivered(_));
                 results.push(outcome_json(&outcome));
             }

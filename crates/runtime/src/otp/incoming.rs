@@ -1,84 +1,23 @@
-//! An SMS as the hub takes it, whichever intake it came by, and what became of it.
+//! What became of an SMS, whichever intake it came by.
 //!
 //! Every intake — the native `POST /sms` and each forwarder app's `POST /sms/<app>` — hands the
-//! hub one [`Incoming`]; the hub answers one [`SmsOutcome`] and keeps an [`SmsRecord`] of it
-//! in its [`IntakeLog`] (the last few per intake, for `simrotor sms`), which also remembers the
-//! keys of the SMS already taken, so an app's retry is acknowledged and not used twice.
+//! hub one [`ForwardedSms`](simrotor_sms::ForwardedSms); the hub answers one [`SmsOutcome`] and
+//! keeps an [`SmsRecord`] of it in its [`IntakeLog`] (the last few per intake, for `simrotor
+//! sms`), which also remembers the keys of the SMS already taken, so an app's retry is
+//! acknowledged and not used twice.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use simrotor_domain::{Msisdn, MsisdnError};
-use simrotor_sms::{App, ForwardedSms, SmsText};
+use simrotor_sms::Intake;
 
 use super::{Delivered, OtpPurpose};
 
 /// How many SMS keys are remembered against retries (capcom6 retries for two days; a few
 /// thousand SMS a day per operator).
 const REMEMBERED_KEYS: usize = 20_000;
-
-/// Which door an SMS came in by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Intake {
-    /// `POST /sms`: simrotor's own JSON, always with the receiving number.
-    Native,
-    /// `POST /sms/<app>`.
-    App(App),
-}
-
-impl Intake {
-    pub fn name(self) -> &'static str {
-        match self {
-            Intake::Native => "native",
-            Intake::App(app) => app.name(),
-        }
-    }
-}
-
-impl fmt::Display for Intake {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for Intake {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-/// One SMS for the hub: what the matching needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
-    pub intake: Intake,
-    /// The SIM that received it, when the request said.
-    pub receiving: Option<Msisdn>,
-    pub device: Option<String>,
-    pub slot: Option<String>,
-    pub sender: Option<String>,
-    pub text: SmsText,
-    pub received_at: Option<DateTime<Utc>>,
-    /// The same SMS posted again has the same key.
-    pub key: String,
-}
-
-impl From<ForwardedSms> for Incoming {
-    fn from(sms: ForwardedSms) -> Self {
-        let key = sms.dedupe_key();
-        Self {
-            intake: Intake::App(sms.app),
-            receiving: sms.receiving,
-            device: sms.device,
-            slot: sms.slot,
-            sender: sms.sender,
-            text: sms.text,
-            received_at: sms.received_at,
-            key,
-        }
-    }
-}
 
 /// How an SMS found its binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

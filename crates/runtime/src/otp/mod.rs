@@ -53,7 +53,8 @@
 
 mod incoming;
 
-pub use incoming::{Incoming, Intake, MatchedBy, SmsOutcome, SmsRecord};
+pub use incoming::{MatchedBy, SmsOutcome, SmsRecord};
+pub use simrotor_sms::{ForwardedSms, Intake};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -629,31 +630,17 @@ impl OtpHub {
                 return SmsOutcome::BadMsisdn(err);
             }
         };
-        let text = SmsText::new(sms.message.clone());
-        let key = format!(
-            "native:{}:{}:{}",
+        self.deliver_incoming(&ForwardedSms::native(
             msisdn,
-            sms.received_at
-                .map(|t| t.timestamp_millis().to_string())
-                .unwrap_or_default(),
-            simrotor_sms::fingerprint(text.expose())
-        );
-        self.deliver_incoming(&Incoming {
-            intake: Intake::Native,
-            receiving: Some(msisdn),
-            device: None,
-            slot: None,
-            sender: None,
-            text,
-            received_at: sms.received_at,
-            key,
-        })
+            SmsText::new(sms.message.clone()),
+            sms.received_at,
+        ))
     }
 
     /// An SMS came by an intake: its code goes to the one binding it can be for, if any (see
     /// the module's "Which binding an SMS is for"). Every SMS is recorded in the intake log and
     /// the audit trail, used or not.
-    pub fn deliver_incoming(&self, sms: &Incoming) -> SmsOutcome {
+    pub fn deliver_incoming(&self, sms: &ForwardedSms) -> SmsOutcome {
         let (outcome, matched_by) = self.match_incoming(sms);
         if let SmsOutcome::Delivered(_) = &outcome {
             self.inner.turn_changed.notify_waiters();
@@ -686,7 +673,7 @@ impl OtpHub {
         outcome
     }
 
-    fn match_incoming(&self, sms: &Incoming) -> (SmsOutcome, Option<MatchedBy>) {
+    fn match_incoming(&self, sms: &ForwardedSms) -> (SmsOutcome, Option<MatchedBy>) {
         if !self.accepts(OtpFrom::Forwarder) {
             tracing::warn!(
                 intake = %sms.intake,
@@ -696,7 +683,7 @@ impl OtpHub {
         }
         let matching = &self.inner.matching;
         let mut state = self.lock();
-        if !state.log.first_time(&sms.key) {
+        if !state.log.first_time(&sms.dedupe_key()) {
             tracing::info!(intake = %sms.intake, "The same SMS came again (the app retried); acknowledged, not used twice.");
             return (SmsOutcome::Duplicate, None);
         }
@@ -1563,8 +1550,8 @@ mod tests {
     }
 
     /// An SMS from the capcom6 app on `device`/`slot`, naming the receiving SIM or not.
-    fn app_sms(receiving: Option<&Msisdn>, device: &str, slot: &str, text: &str) -> Incoming {
-        Incoming {
+    fn app_sms(receiving: Option<&Msisdn>, device: &str, slot: &str, text: &str) -> ForwardedSms {
+        ForwardedSms {
             intake: Intake::App(simrotor_sms::App::Capcom6),
             receiving: receiving.cloned(),
             device: Some(device.to_owned()),
@@ -1572,7 +1559,7 @@ mod tests {
             sender: Some("TELKOMSEL".to_owned()),
             text: SmsText::new(text),
             received_at: Some(Utc::now()),
-            key: format!("{device}:{slot}:{}", simrotor_sms::fingerprint(text)),
+            message_id: None,
         }
     }
 

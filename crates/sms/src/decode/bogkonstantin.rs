@@ -7,7 +7,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record, Unit};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Bogkonstantin;
 
@@ -20,7 +20,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         None => body.stamp("sentStamp", Unit::Millis)?,
     };
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(body.first_scalar(&["to", "recipient", "phone"])?.as_deref()),
         device: body.first_scalar(&["device", "deviceId"])?,
         slot: fields::phone_slot(body.scalar("sim")?.as_deref()),

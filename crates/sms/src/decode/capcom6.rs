@@ -8,7 +8,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record};
-use crate::{App, Decoded, ForwardedSms, Posted, SimCard, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SimCard, SmsText};
 
 const APP: App = App::Capcom6;
 
@@ -29,7 +29,7 @@ fn received(body: &Record<'_>) -> Result<Decoded, DecodeError> {
     let payload = body.required_object("payload")?;
     let text = payload.text(&["message"])?;
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(payload.scalar("recipient")?.as_deref()),
         device: body.scalar("deviceId")?,
         slot: fields::phone_slot(payload.scalar("simNumber")?.as_deref()),

@@ -6,7 +6,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Dinstar;
 
@@ -20,7 +20,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         let sms = Record::json(APP, entry, &format!("sms[{i}]"))?;
         let text = sms.text(&["text"])?;
         list.push(ForwardedSms {
-            app: APP,
+            intake: Intake::App(APP),
             receiving: None,
             device: device.clone(),
             slot: fields::port(sms.scalar("port")?),

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::DecodeError;
 use super::fields::{self, Record, Unit};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Ejoin;
 
@@ -123,7 +123,7 @@ fn one(
         });
     }
     Ok(Some(ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(scalar(4)?.as_deref()),
         device: device.cloned(),
         slot: fields::port(scalar(1)?),

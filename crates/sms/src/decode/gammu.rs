@@ -7,7 +7,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record, Unit};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Gammu;
 
@@ -22,7 +22,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     };
     let phone_id = form.string("PHONE_ID")?;
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(phone_id.as_deref()),
         device: phone_id,
         slot: None,

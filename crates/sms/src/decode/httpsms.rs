@@ -6,7 +6,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Httpsms;
 
@@ -30,7 +30,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     let data = body.required_object("data")?;
     let text = data.text(&["content"])?;
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(data.scalar("owner")?.as_deref()),
         device: None,
         slot: fields::phone_slot(data.scalar("sim")?.as_deref()),

@@ -7,7 +7,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record, Unit};
-use crate::{App, Decoded, ForwardedSms, Method, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Method, Posted, SmsText};
 
 const APP: App = App::Kannel;
 
@@ -37,7 +37,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     };
     let to = header("X-Kannel-To").or(query.scalar("to")?);
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(to.as_deref()),
         device: header("X-Kannel-SMSC").or(query.scalar("smsc")?),
         slot: None,

@@ -248,7 +248,7 @@ pub(crate) mod tests {
             let sms = one(app, &example.posted());
             let want = expected(example.name);
             let name = example.name;
-            assert_eq!(sms.app, app, "{name}");
+            assert_eq!(sms.intake, crate::Intake::App(app), "{name}");
             assert_eq!(sms.text.expose(), TEXT, "{name}");
             assert_eq!(sms.sender.as_deref(), Some(SENDER), "{name}");
             assert_eq!(

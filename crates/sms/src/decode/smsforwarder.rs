@@ -16,7 +16,7 @@ use simrotor_domain::Msisdn;
 
 use super::DecodeError;
 use super::fields::{self, Record};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::SmsForwarder;
 
@@ -57,7 +57,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         .string("receive_time")?
         .and_then(|t| fields::zoned(&t));
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: label.as_ref().and_then(|l| l.number.clone()),
         device,
         slot: label.and_then(|l| l.slot),

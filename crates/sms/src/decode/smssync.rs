@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::DecodeError;
 use super::fields::{self, Record, Unit};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Smssync;
 
@@ -15,7 +15,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     let form = Record::form(APP, fields::form_text(APP, posted)?)?;
     let text = form.text(&["message"])?;
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: fields::receiving(form.string("sent_to")?.as_deref()),
         device: form.string("device_id")?,
         slot: None,

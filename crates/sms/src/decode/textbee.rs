@@ -5,7 +5,7 @@
 
 use super::DecodeError;
 use super::fields::{self, Record};
-use crate::{App, Decoded, ForwardedSms, Posted, SmsText};
+use crate::{App, Decoded, ForwardedSms, Intake, Posted, SmsText};
 
 const APP: App = App::Textbee;
 
@@ -21,7 +21,7 @@ pub(super) fn decode(posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
     }
     let text = body.text(&["message"])?;
     Ok(Decoded::Sms(vec![ForwardedSms {
-        app: APP,
+        intake: Intake::App(APP),
         receiving: None,
         device: body.scalar("deviceId")?,
         slot: None,
