@@ -137,6 +137,8 @@ pub async fn run(
             slot,
             number,
         }) => {
+            // The slot as the apps' decoders name it (`sim1`, `SIM1`, `01` → `1`).
+            let slot = simrotor_sms::phone_slot(slot.as_deref());
             let number = Msisdn::parse(&number).context("NUMBER")?;
             let store = open_store(config).await?;
             store
@@ -153,6 +155,7 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Some(SmsCommand::Forget { device, slot }) => {
+            let slot = simrotor_sms::phone_slot(slot.as_deref());
             let store = open_store(config).await?;
             let gone = store.forget_sms_channel(&device, slot.as_deref()).await?;
             store.close().await?;

@@ -137,14 +137,15 @@ impl SmsConfig {
             let Some(intake) = self.intake(app) else {
                 continue;
             };
-            if intake.enabled == Some(true)
-                && intake.secret.is_none()
-                && matches!(app, App::Smssync)
-            {
+            // An app that signs (or sends its secret) is never open without one: anyone who
+            // reaches the admin API could post codes, and capcom6's reports write channels.
+            if intake.secret.is_none() && app.auth() != simrotor_sms::AuthKind::Token {
                 return Err(ConfigError::invalid(
                     format!("sms.{}.secret", app.name()),
                     "(none)",
-                    "SMSSync always sends its secret field: set the same secret here",
+                    &format!(
+                        "{app} proves its requests with a secret: set the one the app uses (`enabled = true` without a secret is for the apps that cannot sign: bogkonstantin, gammu, kannel, ejoin, dinstar)"
+                    ),
                 ));
             }
             if let Some(secret) = &intake.secret
@@ -308,9 +309,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(unknown.contains("whatsapp"), "{unknown}");
-        let smssync = load("[sms.smssync]\nenabled = true\n")
-            .unwrap_err()
-            .to_string();
-        assert!(smssync.contains("sms.smssync.secret"), "{smssync}");
+        // The apps that sign (or send a secret) are never open without one.
+        for app in ["smssync", "capcom6", "smsforwarder", "textbee", "httpsms"] {
+            let open = load(&format!("[sms.{app}]\nenabled = true\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(open.contains(&format!("sms.{app}.secret")), "{open}");
+        }
     }
 }

@@ -28,7 +28,7 @@ mod posted;
 pub mod sign;
 mod verify;
 
-pub use decode::{DecodeError, decode, reply, smssync_reply};
+pub use decode::{DecodeError, decode, phone_slot, reply, smssync_reply};
 pub use encode::{Encoded, Outgoing, encode};
 pub use posted::{Method, Posted};
 pub use verify::{AuthError, verify};
@@ -242,12 +242,14 @@ impl ForwardedSms {
     /// apps that send none, everything the SMS is made of.
     pub fn dedupe_key(&self) -> String {
         match &self.message_id {
-            Some(id) => format!(
-                "{}:{}:{}",
+            // The text too: a gateway's counter (Dinstar's `incoming_sms_id`) may start again
+            // after a reboot, and a new SMS must not pass for an old one.
+            Some(id) => fingerprint_parts(&[
                 self.intake.name(),
                 self.device.as_deref().unwrap_or(""),
-                id
-            ),
+                id,
+                self.text.expose(),
+            ]),
             None => {
                 let at = self
                     .received_at

@@ -246,9 +246,14 @@ fn httpsms(
             .ok_or(AuthError::Malformed { app, what }),
     };
     let now_s = now.timestamp();
-    if let Some(exp) = claim("exp", "the JWT's exp")?
-        && now_s > exp + JWT_LEEWAY_S
-    {
+    // A token without an expiry would stay good for ever: httpSMS always sets one.
+    let Some(exp) = claim("exp", "the JWT's exp")? else {
+        return Err(AuthError::Missing {
+            app,
+            what: "the JWT's exp",
+        });
+    };
+    if now_s > exp.saturating_add(JWT_LEEWAY_S) {
         return Err(AuthError::OutOfWindow {
             app,
             what: "the JWT's exp",
@@ -257,7 +262,7 @@ fn httpsms(
         });
     }
     if let Some(nbf) = claim("nbf", "the JWT's nbf")?
-        && now_s + JWT_LEEWAY_S < nbf
+        && now_s.saturating_add(JWT_LEEWAY_S) < nbf
     {
         return Err(AuthError::OutOfWindow {
             app,
@@ -367,7 +372,7 @@ fn within(
     window_s: i64,
 ) -> Result<(), AuthError> {
     let off_by_s = at_s.saturating_sub(now.timestamp());
-    if off_by_s.abs() <= window_s {
+    if off_by_s.unsigned_abs() <= window_s.unsigned_abs() {
         Ok(())
     } else {
         Err(AuthError::OutOfWindow {

@@ -194,6 +194,8 @@ impl Driver {
             }
             Err(e) if e.may_have_taken_effect() => {
                 tracing::warn!(server = self.port, msisdn = %msisdn, attempt = %purchase.attempt_key, error = %e, "The purchase's answer was lost; reconciling by the balance.");
+                // No code is awaited while reconciling: the turn goes to the next binding.
+                drop(trx_waiter);
                 self.reconcile(binding, &mut purchase, raw_error(&e), mode)
                     .await?;
                 Ok(Bought::Again)

@@ -8,12 +8,13 @@
 //! cannot); each SMS goes to the [`OtpHub`](crate::otp::OtpHub)'s one matching; a capcom6
 //! `app:started` declares its SIMs' channels. Every SMS taken is answered 2xx, used or not —
 //! the apps retry anything else, and a retry cannot make an unused SMS useful — with
-//! `{"outcome": …, "sms": [{"outcome", "server"?, "why_not"?}]}`; SMSSync gets the reply it
+//! `{"outcome": …, "sms": [{"outcome"}]}` (the reasons are the operator's: `GET /api/sms`);
+//! SMSSync gets the reply it
 //! requires.
 //!
 //! | call | answers |
 //! |---|---|
-//! | `POST /sms/<app>` (`GET` too) | 200 `{"outcome": "delivered", "sms": [{"outcome": "delivered", "server": 9903, "matched_by": "turn"}]}`; 200 `{"outcome": "unused", "sms": [{"outcome": "no_waiter", "why_not": "…"}]}`; 200 `{"outcome": "inventory", "channels": 1}`; 200 `{"outcome": "ignored", "why": "…"}`; 400 `{"error"}` a body the app does not send; 401 `{"error"}` bad or missing proof; 404 intake closed or unknown |
+//! | `POST /sms/<app>` (`GET` too) | 200 `{"outcome": "delivered", "sms": [{"outcome": "delivered"}]}`; 200 `{"outcome": "unused", "sms": [{"outcome": "no_waiter"}]}`; 200 `{"outcome": "inventory", "channels": 1}`; 200 `{"outcome": "ignored", "why": "…"}`; 400 `{"error"}` a body the app does not send; 401 `{"error"}` bad or missing proof; 404 intake closed or unknown |
 //! | `GET /api/sms` | 200 `{"turns": bool, "intakes": [{"app", "open", "proof"}], "channels": [{"device", "slot", "number"}], "waiting": […], "recent": [SmsRecord…]}` |
 //! | `POST /api/sms/channels/reload` | 200 `{"channels": n}`: re-reads `[[sms.channels]]` and the database's channels |
 
@@ -148,8 +149,17 @@ pub async fn intake(
         Decoded::Inventory { device, cards, .. } => {
             let store = Attached::of(&state).map(|a| a.runtime.store);
             let mut declared = 0usize;
+            let declared_before = state.otp.channels();
             for card in &cards {
                 let Some(number) = &card.number else { continue };
+                // What the operator declared for this slot stays: a device's report never
+                // overrides it (a wrong report would send codes to the wrong binding).
+                if let Some((_, _, other)) = declared_before.iter().find(|(d, s, m)| {
+                    d == &device && s.as_deref() == Some(card.slot.as_str()) && m != number
+                }) {
+                    tracing::warn!(app = app.name(), device = %device, slot = %card.slot, reported = %number, declared = %other, "A device reports another number for a slot than the declared channel; the declared one stays (simrotor sms channel to change it).");
+                    continue;
+                }
                 state.otp.declare_channel(&device, Some(&card.slot), number);
                 if let Some(store) = &store
                     && let Err(err) = store
@@ -172,23 +182,18 @@ pub async fn intake(
             json!({ "outcome": "ignored", "why": why })
         }
     };
-    Ok(match app {
-        // SMSSync treats anything but this exact shape as a failure and retries.
-        App::Smssync => HttpResponse::Ok().json(simrotor_sms::smssync_reply(true)),
-        _ => HttpResponse::Ok().json(answer),
+    // SMSSync treats anything but its own reply as a failure and retries; the others take any
+    // 2xx with our answer.
+    Ok(match simrotor_sms::reply(app, true) {
+        Some((content_type, body)) => HttpResponse::Ok().content_type(content_type).body(body),
+        None => HttpResponse::Ok().json(answer),
     })
 }
 
+/// What the app is told of one SMS: its outcome's name only. Who waits, on which server, for
+/// which number is the operator's business (`GET /api/sms`), not any poster's.
 fn outcome_json(outcome: &SmsOutcome) -> Value {
-    let mut one = json!({ "outcome": outcome.name() });
-    if let SmsOutcome::Delivered(d) = outcome {
-        one["server"] = json!(d.port);
-        one["purpose"] = json!(d.purpose);
-    }
-    if let Some(why) = outcome.why_not() {
-        one["why_not"] = json!(why);
-    }
-    one
+    json!({ "outcome": outcome.name() })
 }
 
 /// `GET /api/sms`: the intakes, the declared channels, who waits (with the turns) and the last
@@ -354,7 +359,13 @@ mod tests {
                 );
             } else {
                 assert_eq!(answer["outcome"], "delivered", "{}: {answer}", example.name);
-                assert_eq!(answer["sms"][0]["server"], 9901, "{}", example.name);
+                // The app learns the outcome, not who waits where.
+                assert_eq!(
+                    answer["sms"][0],
+                    json!({"outcome": "delivered"}),
+                    "{}",
+                    example.name
+                );
             }
             assert_eq!(code_of(waiter).await, fixture::CODE, "{}", example.name);
             // The app retries: acknowledged, not used for the next wait of the same number.

@@ -264,6 +264,8 @@ struct Entry {
     since: DateTime<Utc>,
     deadline: Option<DateTime<Utc>>,
     turn: Turn,
+    /// How many times the binding asked for this code (a retried `/otp` sends another SMS).
+    asks: u32,
     tx: oneshot::Sender<Arrival>,
 }
 
@@ -304,35 +306,69 @@ impl State {
     /// The number a declared channel names for this device and slot.
     fn channel(&self, device: Option<&str>, slot: Option<&str>) -> Option<&Msisdn> {
         let device = device?;
-        slot.and_then(|slot| self.channels.get(&(device.to_owned(), slot.to_owned())))
+        channel_slot(slot)
+            .and_then(|slot| self.channels.get(&(device.to_owned(), slot)))
             .or_else(|| self.channels.get(&(device.to_owned(), String::new())))
+    }
+
+    /// Whether a channel is declared for any slot of `device`.
+    fn declared_device(&self, device: &str) -> bool {
+        self.channels.keys().any(|(d, _)| d == device)
     }
 
     fn named_by_channel(&self, msisdn: &Msisdn) -> bool {
         self.channels.values().any(|m| m == msisdn)
     }
 
-    /// Takes `port`'s entry out, giving up its turn: the next queued wait may take it (after
-    /// the quiet time when it ends without a code).
-    fn take(&mut self, port: u16, with_code: bool, late_quiet: Duration) -> Option<Entry> {
+    /// Takes `port`'s entry out, giving up its turn: the next queued wait may take it at once
+    /// when it ended `clean` (its own one SMS came by a forwarder), else after the quiet time:
+    /// a code typed by the operator, a wait that ended without a code, or a binding that asked
+    /// more than once all leave an SMS that may still come, unnamed, for the binding that gave
+    /// the turn up.
+    fn take(&mut self, port: u16, clean: bool, late_quiet: Duration) -> Option<Entry> {
         let entry = self.by_port.remove(&port)?;
         match entry.turn {
             Turn::Queued => self
                 .queue
                 .retain(|(p, id)| !(*p == port && *id == entry.id)),
-            Turn::Holding(_) if !with_code && !late_quiet.is_zero() => {
+            Turn::Holding(_) if !(clean && entry.asks <= 1) && !late_quiet.is_zero() => {
                 self.quiet_until = Some(tokio::time::Instant::now() + late_quiet);
                 tracing::info!(
                     server = port,
                     msisdn = %entry.msisdn,
+                    asks = entry.asks,
                     quiet_s = late_quiet.as_secs_f64(),
-                    "A turn ended without a code; the next one begins after the quiet time."
+                    "A turn ended while an SMS for it may still come; the next one begins after the quiet time."
                 );
             }
             Turn::Holding(_) | Turn::NotNeeded => {}
         }
         Some(entry)
     }
+}
+
+/// A slot as channels are keyed: the decoders' normal form (`sim1`, `SIM1`, `01` → `"1"`), so a
+/// channel typed by the operator meets the slot an app sends.
+fn channel_slot(slot: Option<&str>) -> Option<String> {
+    simrotor_sms::phone_slot(slot)
+}
+
+/// Whether a text speaks of a code at all (a word like `kode`, `OTP`, `PIN`): an SMS that names
+/// no SIM is taken as the turn holder's answer only then, never a promo or a receipt whose
+/// number would pass for a code.
+fn speaks_of_a_code(text: &str) -> bool {
+    const WORDS: [&str; 8] = [
+        "kode",
+        "otp",
+        "code",
+        "pin",
+        "sandi",
+        "token",
+        "verifikasi",
+        "verification",
+    ];
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|word| WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)))
 }
 
 /// The `[sms]` settings the hub applies.
@@ -404,7 +440,7 @@ impl OtpHub {
             state.channels.insert(
                 (
                     channel.device.clone(),
-                    channel.slot.clone().unwrap_or_default(),
+                    channel_slot(channel.slot.as_deref()).unwrap_or_default(),
                 ),
                 channel.number.clone(),
             );
@@ -480,6 +516,7 @@ impl OtpHub {
                 .map(|(p, _)| *p)
                 .collect();
             let mut kept_turn = None;
+            let mut asks = 1;
             for old_port in stale {
                 let same_binding = state
                     .by_port
@@ -489,7 +526,13 @@ impl OtpHub {
                 // one) keeps its place: its turn, or its place in the queue.
                 let old_turn = state.by_port.get(&old_port).map(|e| e.turn);
                 let removed = if same_binding {
-                    kept_turn = old_turn;
+                    // Asking again while holding the turn: the new request's SMS is the one
+                    // awaited from now on, and the old one may still come.
+                    kept_turn = old_turn.map(|turn| match turn {
+                        Turn::Holding(_) => Turn::Holding(self.now()),
+                        other => other,
+                    });
+                    asks = state.by_port.get(&old_port).map_or(1, |e| e.asks + 1);
                     let entry = state.by_port.remove(&old_port);
                     if let Some(entry) = &entry
                         && entry.turn == Turn::Queued
@@ -536,6 +579,7 @@ impl OtpHub {
                     since: self.now(),
                     deadline: None,
                     turn,
+                    asks,
                     tx,
                 },
             );
@@ -604,7 +648,7 @@ impl OtpHub {
             );
             return Err(DeliverError::NotAsked { port });
         }
-        let Some(entry) = state.take(port, true, self.inner.matching.late_quiet) else {
+        let Some(entry) = state.take(port, false, self.inner.matching.late_quiet) else {
             drop(state);
             tracing::info!(
                 server = port,
@@ -719,7 +763,10 @@ impl OtpHub {
                 // One that names no device at all could still be its answer, so while such a
                 // number waits it goes to nobody.
                 Some(_)
-                    if sms.device.is_none()
+                    if sms
+                        .device
+                        .as_deref()
+                        .is_none_or(|device| state.declared_device(device))
                         && state.by_port.values().any(|e| {
                             e.turn == Turn::NotNeeded && state.named_by_channel(&e.msisdn)
                         }) =>
@@ -750,14 +797,22 @@ impl OtpHub {
         };
         let msisdn = entry.msisdn.clone();
         if let Some(at) = sms.received_at
-            && at + chrono::Duration::from_std(matching.clock_skew).unwrap_or_default()
-                < entry.asked_since()
+            && at
+                .checked_add_signed(
+                    chrono::Duration::from_std(matching.clock_skew).unwrap_or_default(),
+                )
+                .is_some_and(|latest| latest < entry.asked_since())
         {
             drop(state);
             tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = %at, "An SMS was received before its binding began to wait; it is an older SMS and is ignored.");
             return (SmsOutcome::Stale { port, msisdn }, Some(by));
         }
-        let Some(otp) = self.extract_code(sms.text.expose()) else {
+        let code = if by == MatchedBy::Turn && !speaks_of_a_code(sms.text.expose()) {
+            None
+        } else {
+            self.extract_code(sms.text.expose())
+        };
+        let Some(otp) = code else {
             drop(state);
             tracing::warn!(intake = %sms.intake, server = port, msisdn = %msisdn, received_at = ?sms.received_at, "An SMS came for a number that waits for an OTP, but otp.patterns find no code in it; the binding keeps waiting.");
             return (SmsOutcome::NoCode { port, msisdn }, Some(by));
@@ -843,7 +898,7 @@ impl OtpHub {
     /// Declares that `device`'s `slot` (every slot of it, when `None`) holds `msisdn`'s SIM.
     pub fn declare_channel(&self, device: &str, slot: Option<&str>, msisdn: &Msisdn) {
         self.lock().channels.insert(
-            (device.to_owned(), slot.unwrap_or("").to_owned()),
+            (device.to_owned(), channel_slot(slot).unwrap_or_default()),
             msisdn.clone(),
         );
     }
@@ -856,7 +911,12 @@ impl OtpHub {
     ) {
         let map: BTreeMap<ChannelKey, Msisdn> = channels
             .into_iter()
-            .map(|(device, slot, m)| ((device, slot.unwrap_or_default()), m))
+            .map(|(device, slot, m)| {
+                (
+                    (device, channel_slot(slot.as_deref()).unwrap_or_default()),
+                    m,
+                )
+            })
             .collect();
         self.lock().channels = map;
     }
@@ -1822,5 +1882,87 @@ mod tests {
                 .unwrap()
                 .turns()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_typed_code_or_a_second_ask_the_next_turn_waits_the_quiet_time() {
+        let quiet = SmsConfig::default().late_quiet;
+        let hub = turn_hub(&[]);
+        let (a, b, c) = (number(71), number(72), number(73));
+        let first = hub.register(9901, &a, OtpPurpose::Login);
+        let second = hub.register(9902, &b, OtpPurpose::Login);
+        let third = hub.register(9903, &c, OtpPurpose::Login);
+        first.turn().await;
+        // The operator typed `a`'s code: the forwarder's SMS of it may still come, unnamed.
+        hub.deliver_for_server(9901, "135790").unwrap();
+        assert_eq!(code_of(first).await, "135790");
+        let started = tokio::time::Instant::now();
+        second.turn().await;
+        assert_eq!(started.elapsed(), quiet);
+        // `b` asks twice (a retried `/otp`): two SMS are out, so its turn ends with the quiet
+        // time too, though its code came by SMS.
+        let second = hub.register(9902, &b, OtpPurpose::Login);
+        assert!(!second.is_queued());
+        assert_eq!(
+            code_of_after(&hub, second, &login_text("246802")).await,
+            "246802"
+        );
+        let started = tokio::time::Instant::now();
+        third.turn().await;
+        assert_eq!(started.elapsed(), quiet);
+        // Its own one SMS: the turn passes at once.
+        let fourth = hub.register(9904, &number(74), OtpPurpose::Login);
+        assert_eq!(
+            code_of_after(&hub, third, &login_text("246804")).await,
+            "246804"
+        );
+        let started = tokio::time::Instant::now();
+        fourth.turn().await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn an_unnamed_sms_that_speaks_of_no_code_is_not_the_holders_answer() {
+        let hub = turn_hub(&[]);
+        let m = number(75);
+        let waiter = hub.register(9901, &m, OtpPurpose::Login);
+        waiter.turn().await;
+        assert_eq!(
+            hub.deliver_incoming(&app_sms(
+                None,
+                "phone-a",
+                "1",
+                "Isi ulang 50000 berhasil. Ref 83910245"
+            )),
+            SmsOutcome::NoCode {
+                port: 9901,
+                msisdn: m.clone()
+            }
+        );
+        assert_eq!(
+            code_of_after(&hub, waiter, &login_text("314159")).await,
+            "314159"
+        );
+    }
+
+    #[tokio::test]
+    async fn channels_meet_the_apps_slots_and_a_declared_devices_other_sms_is_nobodys() {
+        let (a, b) = (number(81), number(82));
+        // Typed `sim1` by the operator; the apps send `1`.
+        let hub = turn_hub(&[("phone-a", Some("SIM1"), a.clone())]);
+        let holder = hub.register(9902, &b, OtpPurpose::Login);
+        holder.turn().await;
+        let named = hub.register(9901, &a, OtpPurpose::Login);
+        assert!(!named.is_queued());
+        // From the declared device but no slot: it could be `a`'s, so nobody's.
+        let mut slotless = app_sms(None, "phone-a", "1", &login_text("161616"));
+        slotless.slot = None;
+        assert_eq!(hub.deliver_incoming(&slotless), SmsOutcome::Ambiguous);
+        assert!(matches!(
+            hub.deliver_incoming(&app_sms(None, "phone-a", "1", &login_text("171717"))),
+            SmsOutcome::Delivered(Delivered { port: 9901, .. })
+        ));
+        assert_eq!(code_of(named).await, "171717");
+        drop(holder);
     }
 }

@@ -356,7 +356,7 @@ pub(crate) fn receiving(text: Option<&str>) -> Option<Msisdn> {
 
 /// A phone's SIM slot as the apps name it: `sim1`, `SIM1`, `1` → `"1"`; `undetected`, `0`,
 /// `-1` or nothing → `None`; any other word is kept as sent (the operator's channel names it).
-pub(crate) fn phone_slot(text: Option<&str>) -> Option<String> {
+pub fn phone_slot(text: Option<&str>) -> Option<String> {
     let text = text?.trim();
     let lower = text.to_ascii_lowercase();
     let rest = lower.strip_prefix("sim").unwrap_or(&lower).trim();

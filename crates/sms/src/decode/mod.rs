@@ -15,6 +15,8 @@ mod capcom6;
 mod dinstar;
 mod ejoin;
 pub(crate) mod fields;
+
+pub use fields::phone_slot;
 mod gammu;
 mod httpsms;
 mod kannel;
