@@ -331,7 +331,7 @@ impl State {
             Turn::Queued => self
                 .queue
                 .retain(|(p, id)| !(*p == port && *id == entry.id)),
-            Turn::Holding(_) if !(clean && entry.asks <= 1) && !late_quiet.is_zero() => {
+            Turn::Holding(_) if !(late_quiet.is_zero() || (clean && entry.asks <= 1)) => {
                 self.quiet_until = Some(tokio::time::Instant::now() + late_quiet);
                 tracing::info!(
                     server = port,
