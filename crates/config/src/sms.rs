@@ -59,6 +59,8 @@ pub struct SmsConfig {
     pub httpsms: Option<IntakeConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub textbee: Option<IntakeConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ibnux: Option<IntakeConfig>,
 }
 
 impl Default for SmsConfig {
@@ -79,6 +81,7 @@ impl Default for SmsConfig {
             dinstar: None,
             httpsms: None,
             textbee: None,
+            ibnux: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl SmsConfig {
             App::Dinstar => &self.dinstar,
             App::Httpsms => &self.httpsms,
             App::Textbee => &self.textbee,
+            App::Ibnux => &self.ibnux,
         }
     }
 
@@ -129,6 +133,7 @@ impl SmsConfig {
             App::Dinstar => &mut self.dinstar,
             App::Httpsms => &mut self.httpsms,
             App::Textbee => &mut self.textbee,
+            App::Ibnux => &mut self.ibnux,
         }
     }
 
@@ -144,7 +149,7 @@ impl SmsConfig {
                     format!("sms.{}.secret", app.name()),
                     "(none)",
                     &format!(
-                        "{app} proves its requests with a secret: set the one the app uses (`enabled = true` without a secret is for the apps that cannot sign: bogkonstantin, gammu, kannel, ejoin, dinstar)"
+                        "{app} proves its requests with a secret: set the one the app uses (`enabled = true` without a secret is for the apps that cannot sign: bogkonstantin, gammu, kannel, ejoin, dinstar, ibnux)"
                     ),
                 ));
             }

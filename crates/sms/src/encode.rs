@@ -139,19 +139,14 @@ impl Encoded {
 /// The query, headers and body carry the code, signatures and tokens: only the shape shows.
 impl fmt::Debug for Encoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Encoded")
-            .field("method", &self.method)
-            .field("query_len", &self.query.len())
-            .field(
-                "headers",
-                &self
-                    .headers
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field("body_len", &self.body.len())
-            .finish()
+        crate::posted::request_shape(
+            f,
+            "Encoded",
+            self.method,
+            &self.query,
+            &self.headers,
+            &self.body,
+        )
     }
 }
 
@@ -168,6 +163,7 @@ pub fn encode(app: App, sms: &Outgoing<'_>, secret: Option<&str>) -> Encoded {
         App::Dinstar => dinstar(sms, secret),
         App::Httpsms => httpsms(sms, secret),
         App::Textbee => textbee(sms, secret),
+        App::Ibnux => ibnux(sms, secret),
     }
 }
 
@@ -390,6 +386,22 @@ fn gammu(sms: &Outgoing<'_>, secret: Option<&str>) -> Encoded {
         ("SMS_1_CLASS", "-1"),
         ("SMS_1_TEXT", sms.text),
         ("RECEIVED_AT", &received),
+    ]);
+    post(
+        token_query(secret),
+        headers(&[("Content-Type", "application/x-www-form-urlencoded")]),
+        body.into_bytes(),
+    )
+}
+
+/// ibnux's form: it never says which SIM received the SMS, whatever `with_number` says.
+fn ibnux(sms: &Outgoing<'_>, secret: Option<&str>) -> Encoded {
+    let timestamp = sms.at.timestamp_millis().to_string();
+    let body = form(&[
+        ("number", sms.sender),
+        ("message", sms.text),
+        ("type", "received"),
+        ("timestamp", &timestamp),
     ]);
     post(
         token_query(secret),
@@ -1111,6 +1123,7 @@ mod tests {
             App::Kannel,
             App::Ejoin,
             App::Dinstar,
+            App::Ibnux,
         ] {
             let signed = encode(app, &outgoing(&number, "d", true), Some("a b&c"));
             assert!(signed.query.ends_with("token=a+b%26c"), "{app}");
@@ -1137,7 +1150,7 @@ mod tests {
             // is the same request.
             let without_id = matches!(
                 app,
-                App::SmsForwarder | App::Bogkonstantin | App::Gammu | App::Ejoin
+                App::SmsForwarder | App::Bogkonstantin | App::Gammu | App::Ejoin | App::Ibnux
             );
             assert_eq!(same, without_id, "{app}");
         }
@@ -1185,6 +1198,7 @@ mod tests {
             App::Dinstar => (Some("phone-a"), Some("1")),
             App::Textbee => (Some("phone-a"), None),
             App::Kannel => (Some("phone-a"), None),
+            App::Ibnux => (None, None),
             // PHONE_ID names the modem: its number when smsd is configured with it.
             App::Gammu if with_number => (Some(RECEIVING), None),
             App::Gammu => (Some("phone-a"), None),
@@ -1213,7 +1227,8 @@ mod tests {
                 assert_eq!(got.intake, crate::Intake::App(app));
                 assert_eq!(got.text.expose(), TEXT, "{what}");
                 assert_eq!(got.sender.as_deref(), Some(SENDER), "{what}");
-                let names_number = with_number && !matches!(app, App::Dinstar | App::Textbee);
+                let names_number =
+                    with_number && !matches!(app, App::Dinstar | App::Textbee | App::Ibnux);
                 assert_eq!(
                     got.receiving.as_ref(),
                     names_number.then_some(&number),

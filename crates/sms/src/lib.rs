@@ -63,10 +63,12 @@ pub enum App {
     Httpsms,
     /// textbee: JSON, `X-Signature` over the body.
     Textbee,
+    /// ibnux Android SMS Gateway: a form per SMS part, nothing that names the SIM.
+    Ibnux,
 }
 
 impl App {
-    pub const ALL: [App; 10] = [
+    pub const ALL: [App; 11] = [
         App::SmsForwarder,
         App::Capcom6,
         App::Bogkonstantin,
@@ -77,6 +79,7 @@ impl App {
         App::Dinstar,
         App::Httpsms,
         App::Textbee,
+        App::Ibnux,
     ];
 
     /// The name in paths, configuration keys (`[sms.<name>]`) and logs.
@@ -92,6 +95,7 @@ impl App {
             App::Dinstar => "dinstar",
             App::Httpsms => "httpsms",
             App::Textbee => "textbee",
+            App::Ibnux => "ibnux",
         }
     }
 
@@ -112,9 +116,12 @@ impl App {
             App::Textbee => AuthKind::TextbeeSignature,
             App::Httpsms => AuthKind::HttpsmsJwt,
             App::Smssync => AuthKind::SmssyncSecret,
-            App::Bogkonstantin | App::Gammu | App::Kannel | App::Ejoin | App::Dinstar => {
-                AuthKind::Token
-            }
+            App::Bogkonstantin
+            | App::Gammu
+            | App::Kannel
+            | App::Ejoin
+            | App::Dinstar
+            | App::Ibnux => AuthKind::Token,
         }
     }
 }

@@ -57,18 +57,34 @@ impl<'a> Posted<'a> {
 /// Headers and bodies carry signatures, tokens and codes: only the shape shows.
 impl fmt::Debug for Posted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Posted")
-            .field("method", &self.method)
-            .field("query_len", &self.query.len())
-            .field(
-                "headers",
-                &self
-                    .headers
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field("body_len", &self.body.len())
-            .finish()
+        request_shape(
+            f,
+            "Posted",
+            self.method,
+            self.query,
+            &self.headers,
+            self.body,
+        )
     }
+}
+
+/// A request's `Debug` without a value: its method, the query's and body's lengths, the header
+/// names (a request posted in, or one the simulator posts out).
+pub(crate) fn request_shape(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    method: Method,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("method", &method)
+        .field("query_len", &query.len())
+        .field(
+            "headers",
+            &headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        )
+        .field("body_len", &body.len())
+        .finish()
 }

@@ -336,7 +336,7 @@ mod tests {
         let examples = sms_examples();
         assert_eq!(
             examples.len(),
-            12,
+            13,
             "one example per app, two for SmsForwarder and Kannel"
         );
         for (app, example) in examples {
@@ -507,6 +507,17 @@ mod tests {
         let resp =
             test::call_service(&service, request(&example, "/sms/whatsapp").to_request()).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        // Twilio, in the contract but not taken (it serves no physical SIM): its request is
+        // refused with the apps that are, and nothing reaches the hub.
+        let twilio = fixture::get("twilio-inbound-sms").unwrap();
+        assert_eq!(fixture::app_of(twilio.name), None);
+        let resp = test::call_service(&service, request(&twilio, "/sms/twilio").to_request()).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let answer: Value = test::read_body_json(resp).await;
+        assert!(
+            answer["error"].as_str().unwrap().contains("ibnux"),
+            "{answer}"
+        );
     }
 
     #[actix_web::test]

@@ -19,6 +19,7 @@ pub(crate) mod fields;
 pub use fields::phone_slot;
 mod gammu;
 mod httpsms;
+mod ibnux;
 mod kannel;
 mod smsforwarder;
 mod smssync;
@@ -79,6 +80,7 @@ pub fn decode(app: App, posted: &Posted<'_>) -> Result<Decoded, DecodeError> {
         App::Dinstar => dinstar::decode(posted),
         App::Httpsms => httpsms::decode(posted),
         App::Textbee => textbee::decode(posted),
+        App::Ibnux => ibnux::decode(posted),
     }
 }
 
@@ -194,6 +196,8 @@ pub(crate) mod tests {
                 at("2026-11-24T08:00:00.123Z"),
                 Some("7c9e6679-7425-40de-944b-e07fc1f90ae7"),
             ),
+            // timestamp 1795507198000 ms; nothing names the SIM.
+            "ibnux-android-sms-gateway" => e(None, None, None, at("2026-11-24T07:59:58Z"), None),
             "kannel-smsbox-get-url" => e(
                 ours,
                 Some("modem-6281200000001"),
@@ -263,7 +267,7 @@ pub(crate) mod tests {
             assert_eq!(sms.received_at, want.received_at, "{name}");
             assert_eq!(sms.message_id.as_deref(), want.message_id, "{name}");
         }
-        assert_eq!(seen, 12);
+        assert_eq!(seen, 13);
     }
 
     #[test]
