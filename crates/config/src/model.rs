@@ -216,7 +216,10 @@ pub struct ProductsConfig {
     /// An optional pause between two purchases on one server.
     #[serde(with = "humantime_serde")]
     pub pause_between: Duration,
-    /// First wait between two status polls; doubles up to `status_poll_max`.
+    /// The wait between `trx_idv`'s answer and the first status poll (none by default).
+    #[serde(with = "humantime_serde")]
+    pub status_poll_first: Duration,
+    /// The wait after the first "processing" answer; doubles up to `status_poll_max`.
     #[serde(with = "humantime_serde")]
     pub status_poll_min: Duration,
     #[serde(with = "humantime_serde")]
@@ -232,8 +235,9 @@ impl Default for ProductsConfig {
             wanted: vec!["650".to_owned(), "647".to_owned(), "646".to_owned()],
             limit_harga: Rupiah::new(100_000),
             pause_between: Duration::ZERO,
-            status_poll_min: Duration::from_millis(500),
-            status_poll_max: Duration::from_secs(10),
+            status_poll_first: Duration::ZERO,
+            status_poll_min: Duration::from_millis(25),
+            status_poll_max: Duration::from_secs(5),
             status_deadline: Duration::from_secs(300),
         }
     }

@@ -73,6 +73,9 @@ pub struct SimulatorConfig {
     /// A server holding a number's live login refuses `/otp` for another number until that
     /// number logs out or its token expires. Off: a new `/otp` replaces the session.
     pub one_session: bool,
+    /// Keep every call with its port, number and times (and every SMS's delivery), for
+    /// `GET /_sim/calls`; the counts by call are kept either way. For benchmarks: the list grows.
+    pub record_calls: bool,
     pub faults: SimulatorFaults,
     /// What the servers sell.
     pub products: Vec<SimProduct>,
@@ -212,6 +215,7 @@ impl Default for SimulatorConfig {
             forward_forgeries: false,
             shapes: AnswerShapes::Real,
             one_session: true,
+            record_calls: false,
             faults: SimulatorFaults::default(),
             // 650 "IDV Voucher Rp. 100.000" is the product seen in a captured answer; the
             // other ids and their names are the simulator's invention, in the same style.

@@ -56,6 +56,27 @@ impl Backoff {
     }
 }
 
+/// When a purchase's status is asked: the first poll `first` after `trx_idv`'s answer (zero by
+/// default: no fixed wait), then after each "processing" answer a wait doubling from `min` to
+/// `max`, without jitter (one server holds one session, so no herd to spread). Waits are counted
+/// as the server's work (the schedule asked for them), not as idle time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSchedule {
+    pub first: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl PollSchedule {
+    /// The wait before poll `n` (from 0): `first`, then `min · 2^(n-1)`, at most `max`.
+    pub fn wait(&self, n: u32) -> Duration {
+        match n {
+            0 => self.first,
+            n => Backoff::new(self.min, self.max, Jitter::UpperHalf).step(n - 1),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +115,19 @@ mod tests {
     fn a_huge_max_does_not_overflow() {
         let b = Backoff::new(Duration::from_secs(1), Duration::MAX, Jitter::QuarterMore);
         assert!(b.delay(200) >= Duration::from_secs(1 << 31));
+    }
+
+    #[test]
+    fn the_poll_schedule_asks_first_then_doubles() {
+        let s = PollSchedule {
+            first: Duration::ZERO,
+            min: MS * 25,
+            max: MS * 100,
+        };
+        let waits: Vec<_> = (0..5).map(|n| s.wait(n)).collect();
+        assert_eq!(waits, [0, 25, 50, 100, 100].map(|ms| MS * ms));
+        let late = PollSchedule { first: MS * 7, ..s };
+        assert_eq!(late.wait(0), MS * 7);
     }
 
     proptest! {

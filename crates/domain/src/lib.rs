@@ -21,7 +21,7 @@ mod server;
 mod transaction;
 
 pub use account::{AccountEvent, AccountState};
-pub use backoff::{Backoff, Jitter};
+pub use backoff::{Backoff, Jitter, PollSchedule};
 pub use batch::{BatchId, BatchIdError};
 pub use binding::{BindingEvent, BindingState, FailReason, LogoutReason};
 pub use books::{BookedBinding, BookedPurchase, Books};

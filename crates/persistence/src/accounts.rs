@@ -246,8 +246,12 @@ impl Store {
             // semi-join that re-runs the subquery per row, and with SKIP LOCKED each re-run
             // claims another row, leasing the whole pool in one call.
             .filter(Expr::col(account::Column::Id).eq(Expr::SubQuery(None, Box::new(next.into()))))
-            .filter(account::Column::Status.eq(AccountState::Available.name()))
-            .exec_with_returning(&self.db)
+            .filter(account::Column::Status.eq(AccountState::Available.name()));
+        let claimed = self
+            .commit(move |txn| {
+                let claim = claimed.clone();
+                Box::pin(async move { Ok(claim.exec_with_returning(txn).await?) })
+            })
             .await?;
         match claimed.into_iter().next() {
             None => Ok(None),
@@ -290,7 +294,7 @@ impl Store {
                 .filter(account::Column::Id.eq(m.id))
                 .filter(account::Column::Status.eq(from.name()))
                 .filter(account::Column::LeaseOwner.eq(m.lease_owner.clone()))
-                .exec(&self.db)
+                .exec(&self.writer)
                 .await?;
             if res.rows_affected == 1 {
                 released.push(ReleasedLease {

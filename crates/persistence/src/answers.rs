@@ -89,7 +89,9 @@ impl Store {
             body: Set(answer.body.clone()),
             ..Default::default()
         };
-        let inserted = unusable_answer::Entity::insert(row).exec(&self.db).await?;
+        let inserted = unusable_answer::Entity::insert(row)
+            .exec(&self.writer)
+            .await?;
         Ok(inserted.last_insert_id)
     }
 

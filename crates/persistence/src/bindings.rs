@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
 use simrotor_domain::{
     AccountEvent, AccountState, BatchId, BindingEvent, BindingState, Msisdn, Rupiah, StateMachine,
 };
@@ -15,13 +17,30 @@ use crate::{Store, StoreError};
 
 /// An open binding, as the runtime holds it. Its state can only change through
 /// [`Store::move_binding`] and [`Store::close_binding`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Binding {
     pub id: i64,
     pub server_id: i64,
     pub account: LeasedAccount,
     state: BindingState,
     version: i32,
+    /// The row's `raw` as last written, and whether its `balance_start` is set: a move merges
+    /// into the one and sets the other once without reading the row back.
+    raw: Option<serde_json::Value>,
+    has_balance_start: bool,
+}
+
+/// The row's answers stay out of a debug print: they are evidence, kept in the database.
+impl std::fmt::Debug for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binding")
+            .field("id", &self.id)
+            .field("server_id", &self.server_id)
+            .field("account", &self.account)
+            .field("state", &self.state)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Binding {
@@ -105,7 +124,7 @@ impl std::ops::Deref for Transacting<'_> {
 }
 
 /// What a move records beside the state; `None` leaves a column as it is.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct BindingPatch {
     pub token_login: Option<String>,
     pub token_location: Option<String>,
@@ -147,6 +166,12 @@ pub enum Settle {
 }
 
 /// Merges `patch` object keys into `base` (objects only; anything else is replaced).
+/// What a binding's row holds after a move (see [`Binding`]'s cached fields).
+struct Written {
+    raw: Option<serde_json::Value>,
+    has_balance_start: bool,
+}
+
 pub(crate) fn merge_raw(
     base: Option<serde_json::Value>,
     patch: serde_json::Value,
@@ -164,19 +189,6 @@ impl Store {
     /// Opens a binding in `BOUND` for a lease. Fails with `LeaseLost` if the account is no longer
     /// leased to this server by this owner (a reclaimed lease is never acted on).
     pub async fn open_binding(&self, lease: Lease) -> Result<Binding, StoreError> {
-        let write = self.begin_write().await?;
-        let still_ours = account::Entity::find_by_id(lease.account.id)
-            .filter(account::Column::Status.eq(AccountState::Leased.name()))
-            .filter(account::Column::LeasedServerId.eq(lease.server_id))
-            .filter(account::Column::LeaseOwner.eq(lease.owner.as_str()))
-            .one(&write)
-            .await?;
-        if still_ours.is_none() {
-            return Err(StoreError::LeaseLost {
-                account_id: lease.account.id,
-                server_id: lease.server_id,
-            });
-        }
         let now = Utc::now();
         let state = BindingState::INITIAL;
         let row = binding::ActiveModel {
@@ -198,23 +210,49 @@ impl Store {
             ended_at: Set(None),
             ..Default::default()
         };
-        let inserted = match binding::Entity::insert(row).exec(&write).await {
-            Ok(inserted) => inserted,
+        let (account_id, server_id, owner) = (
+            lease.account.id,
+            lease.server_id,
+            lease.owner.as_str().to_owned(),
+        );
+        let opened = self
+            .commit(move |txn| {
+                let (row, owner) = (row.clone(), owner.clone());
+                Box::pin(async move {
+                    let still_ours = account::Entity::find_by_id(account_id)
+                        .filter(account::Column::Status.eq(AccountState::Leased.name()))
+                        .filter(account::Column::LeasedServerId.eq(server_id))
+                        .filter(account::Column::LeaseOwner.eq(owner))
+                        .one(txn)
+                        .await?;
+                    if still_ours.is_none() {
+                        return Err(StoreError::LeaseLost {
+                            account_id,
+                            server_id,
+                        });
+                    }
+                    Ok(binding::Entity::insert(row).exec(txn).await?.last_insert_id)
+                })
+            })
+            .await;
+        let id = match opened {
+            Ok(id) => id,
+            Err(lost @ StoreError::LeaseLost { .. }) => return Err(lost),
             Err(err) => {
                 // Refused (e.g. the server already holds an open binding): the lease is consumed,
                 // so hand the account back now rather than leave it LEASED until a restart.
-                drop(write);
                 self.return_lease(&lease).await?;
-                return Err(err.into());
+                return Err(err);
             }
         };
-        write.commit().await?;
         Ok(Binding {
-            id: inserted.last_insert_id,
+            id,
             server_id: lease.server_id,
             account: lease.account,
             state,
             version: 0,
+            raw: None,
+            has_balance_start: false,
         })
     }
 
@@ -225,7 +263,7 @@ impl Store {
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
             .filter(account::Column::LeasedServerId.eq(lease.server_id))
             .filter(account::Column::LeaseOwner.eq(lease.owner.as_str()))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -242,20 +280,27 @@ impl Store {
         if next.is_terminal() {
             return Err(StoreError::Illegal(binding.state.refuse(&event)));
         }
-        let write = self.begin_write().await?;
-        Self::cas_binding(&write, binding, next, patch).await?;
-        write.commit().await?;
+        let held = binding.clone();
+        let written = self
+            .commit(move |txn| {
+                let (held, patch) = (held.clone(), patch.clone());
+                Box::pin(async move { Self::cas_binding(txn, &held, next, patch).await })
+            })
+            .await?;
         binding.state = next;
         binding.version += 1;
+        binding.raw = written.raw;
+        binding.has_balance_start = written.has_balance_start;
         Ok(next)
     }
 
+    /// The compare-and-set of a binding's move, as one `UPDATE`; what the row then holds.
     async fn cas_binding<C: ConnectionTrait>(
         conn: &C,
         binding: &Binding,
         next: BindingState,
         patch: BindingPatch,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written, StoreError> {
         let now = Utc::now();
         let mut update = binding::Entity::update_many()
             .col_expr(binding::Column::State, Expr::value(next.as_str()))
@@ -271,15 +316,13 @@ impl Store {
         if let Some(t) = patch.token_location {
             update = update.col_expr(binding::Column::TokenLocation, Expr::value(t));
         }
+        let mut has_balance_start = binding.has_balance_start;
         if let Some(b) = patch.balance_start {
             // The session's first login sets `balance_start`; a re-login after a token expiry
             // only moves the last known balance, so the binding's pulsa still adds up.
-            let first = binding::Entity::find_by_id(binding.id)
-                .one(conn)
-                .await?
-                .is_none_or(|m| m.balance_start.is_none());
-            if first {
+            if !has_balance_start {
                 update = update.col_expr(binding::Column::BalanceStart, Expr::value(b.as_i64()));
+                has_balance_start = true;
             }
             update = update.col_expr(binding::Column::BalanceLast, Expr::value(b.as_i64()));
         }
@@ -289,13 +332,14 @@ impl Store {
         if let Some(d) = patch.device_id {
             update = update.col_expr(binding::Column::DeviceId, Expr::value(d));
         }
-        if let Some(raw) = patch.raw {
-            let current = binding::Entity::find_by_id(binding.id)
-                .one(conn)
-                .await?
-                .and_then(|m| m.raw);
-            update = update.col_expr(binding::Column::Raw, Expr::value(merge_raw(current, raw)));
-        }
+        let raw = match patch.raw {
+            Some(raw) => {
+                let merged = merge_raw(binding.raw.clone(), raw);
+                update = update.col_expr(binding::Column::Raw, Expr::value(merged.clone()));
+                Some(merged)
+            }
+            None => binding.raw.clone(),
+        };
         let res = update
             .filter(binding::Column::Id.eq(binding.id))
             .filter(binding::Column::State.eq(binding.state.as_str()))
@@ -309,7 +353,10 @@ impl Store {
                 expected: binding.state.as_str().to_owned(),
             });
         }
-        Ok(())
+        Ok(Written {
+            raw,
+            has_balance_start,
+        })
     }
 
     /// Ends a binding with a terminal `event` and settles its account, in one transaction:
@@ -327,16 +374,30 @@ impl Store {
                 event: format!("{event:?}"),
             });
         }
-        let write = self.begin_write().await?;
-        Self::cas_binding(&write, &binding, next, patch).await?;
+        self.commit(move |txn| {
+            let (binding, patch) = (binding.clone(), patch.clone());
+            Box::pin(async move { Self::close_in(txn, &binding, next, settle, patch).await })
+        })
+        .await?;
+        Ok(next)
+    }
 
+    /// The binding's end and its account's settling, in the caller's transaction.
+    async fn close_in(
+        write: &DatabaseTransaction,
+        binding: &Binding,
+        next: BindingState,
+        settle: Settle,
+        patch: BindingPatch,
+    ) -> Result<(), StoreError> {
+        Self::cas_binding(write, binding, next, patch).await?;
         let lost = || StoreError::LeaseLost {
             account_id: binding.account.id,
             server_id: binding.server_id,
         };
         let account = account::Entity::find_by_id(binding.account.id)
             .filter(account::Column::LeasedServerId.eq(binding.server_id))
-            .one(&write)
+            .one(write)
             .await?
             .ok_or_else(lost)?;
         let current: AccountState = account.status.parse()?;
@@ -370,24 +431,28 @@ impl Store {
             .filter(account::Column::Id.eq(binding.account.id))
             .filter(account::Column::Status.eq(current.name()))
             .filter(account::Column::LeasedServerId.eq(binding.server_id))
-            .exec(&write)
+            .exec(write)
             .await?;
         if res.rows_affected != 1 {
             return Err(lost());
         }
-        write.commit().await?;
-        Ok(next)
+        Ok(())
     }
 
     /// Marks the account behind a binding as a reseller (its product list came back).
     pub async fn mark_reseller(&self, binding: &Binding) -> Result<(), StoreError> {
-        account::Entity::update_many()
+        let update = account::Entity::update_many()
             .col_expr(account::Column::IsReseller, Expr::value(true))
             .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(account::Column::Id.eq(binding.account.id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            .filter(account::Column::Id.eq(binding.account.id));
+        self.commit(move |txn| {
+            let update = update.clone();
+            Box::pin(async move {
+                update.exec(txn).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// The open binding a server holds, if any (start-up recovery resumes it).
@@ -413,6 +478,8 @@ impl Store {
             account: LeasedAccount::try_from(account)?,
             state: BindingState::from_stored(&row.state, row.end_reason.as_deref())?,
             version: row.version,
+            has_balance_start: row.balance_start.is_some(),
+            raw: row.raw,
         }))
     }
 

@@ -60,7 +60,15 @@ impl StoreOptions {
 /// The handle to the database; cheap to clone (a pool).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes too).
     pub(crate) db: DatabaseConnection,
+    /// Every write. On a SQLite file, a pool of one connection: writers queue for it in the
+    /// process, in order, instead of meeting SQLite's lock and its busy handler's sleeps (tens
+    /// of milliseconds at twenty servers); SQLite has one writer at a time anyway. Elsewhere the
+    /// same pool as `db`.
+    pub(crate) writer: DatabaseConnection,
+    /// The writes waiting for the next group commit (see [`crate::commit`]).
+    pub(crate) group: std::sync::Arc<crate::commit::Group>,
     /// Where the database lives, for [`Store::claim_runtime`] (the URL stays secret).
     pub(crate) home: DatabaseHome,
 }
@@ -83,25 +91,41 @@ impl Store {
                 source,
             })?;
         }
-        let mut opt = ConnectOptions::new(options.url.clone());
-        opt.max_connections(options.max_connections)
-            .min_connections(1)
-            .sqlx_logging(false);
         let synchronous = match options.synchronous {
             Synchronous::Full => SqliteSynchronous::Full,
             Synchronous::Normal => SqliteSynchronous::Normal,
         };
         let busy = options.busy_timeout;
-        opt.map_sqlx_sqlite_opts(move |o| {
-            o.create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(synchronous)
-                .busy_timeout(busy)
-                .foreign_keys(true)
-        });
-        let db = Database::connect(opt).await?;
+        let pool = |connections: u32| {
+            let mut opt = ConnectOptions::new(options.url.clone());
+            opt.max_connections(connections)
+                .min_connections(1)
+                // A connection to a local file cannot go stale: no ping (a round trip to
+                // SQLite's worker thread) before every statement. A server's can: pinged.
+                .test_before_acquire(sqlite_file(&options.url).is_none())
+                .sqlx_logging(false);
+            opt.map_sqlx_sqlite_opts(move |o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(synchronous)
+                    .busy_timeout(busy)
+                    .foreign_keys(true)
+            });
+            opt
+        };
+        let db = Database::connect(pool(options.max_connections)).await?;
+        let writer = if sqlite_file(&options.url).is_some() {
+            Database::connect(pool(1)).await?
+        } else {
+            db.clone()
+        };
         let home = DatabaseHome::of(db.get_database_backend(), &options.url);
-        Ok(Self { db, home })
+        Ok(Self {
+            db,
+            writer,
+            home,
+            group: Default::default(),
+        })
     }
 
     /// Applies pending migrations inside one write transaction, under an advisory lock on
@@ -121,7 +145,7 @@ impl Store {
 
     /// Rolls every migration back (for `migrate --down` and the migration tests).
     pub async fn migrate_down(&self) -> Result<(), StoreError> {
-        Migrator::down(&self.db, None).await?;
+        Migrator::down(&self.writer, None).await?;
         Ok(())
     }
 
@@ -143,11 +167,14 @@ impl Store {
             sqlite_transaction_mode: (self.backend() == DatabaseBackend::Sqlite)
                 .then_some(SqliteTransactionMode::Immediate),
         };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok(self.writer.begin_with_options(options).await?)
     }
 
-    /// Closes the pool (SQLite checkpoints its WAL on the last close).
+    /// Closes the pools (SQLite checkpoints its WAL on the last close).
     pub async fn close(self) -> Result<(), StoreError> {
+        if matches!(self.home, DatabaseHome::SqliteFile(_)) {
+            self.writer.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }

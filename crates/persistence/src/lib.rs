@@ -9,6 +9,7 @@
 mod accounts;
 mod answers;
 mod bindings;
+mod commit;
 mod connect;
 pub mod entity;
 mod error;

@@ -55,6 +55,10 @@ pub struct Purchase {
     pub status: TrxStatus,
     pub voucher: Option<String>,
     pub note: Option<String>,
+    /// The row's `raw` as last written: answers are merged into it here, so no write reads the
+    /// row back first.
+    #[serde(skip)]
+    pub(crate) raw: Option<serde_json::Value>,
 }
 
 impl TryFrom<transaction::Model> for Purchase {
@@ -80,6 +84,7 @@ impl TryFrom<transaction::Model> for Purchase {
             product_id: m.product_id,
             voucher: m.voucher,
             note: m.note,
+            raw: m.raw,
         })
     }
 }
@@ -108,7 +113,7 @@ impl Store {
             msisdn: Set(binding.account.msisdn.as_str().to_owned()),
             trx_id: Set(None),
             t_id: Set(None),
-            product_id: Set(intent.product_id),
+            product_id: Set(intent.product_id.clone()),
             limit_harga: Set(intent.limit_harga.as_i64()),
             price: Set(intent.price.as_i64()),
             pulsa_awal: Set(intent.pulsa_awal.as_i64()),
@@ -124,26 +129,46 @@ impl Store {
             resolution: Set(None),
             ..Default::default()
         };
-        // Insert-or-nothing, then read back by key: SeaORM reports a conflicting insert with
-        // RETURNING as "record not found", which would hide the duplicate.
-        let inserted = transaction::Entity::insert(row)
-            .on_conflict_do_nothing_on([transaction::Column::AttemptKey])
-            .exec_without_returning(&self.db)
+        // Insert-or-nothing: a conflict on the attempt key is the duplicate.
+        let inserted = self
+            .commit(move |txn| {
+                let row = row.clone();
+                Box::pin(async move {
+                    let inserted = transaction::Entity::insert(row)
+                        .on_conflict_do_nothing_on([transaction::Column::AttemptKey])
+                        .exec(txn)
+                        .await?;
+                    Ok(match inserted {
+                        sea_orm::TryInsertResult::Inserted(r) => Some(r.last_insert_id),
+                        _ => None,
+                    })
+                })
+            })
             .await?;
-        if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+        let Some(id) = inserted else {
             return Err(StoreError::DuplicateAttempt { attempt_key: key });
-        }
-        let model = transaction::Entity::find()
-            .filter(transaction::Column::AttemptKey.eq(key.as_str()))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StoreError::DuplicateAttempt {
-                attempt_key: key.clone(),
-            })?;
-        Purchase::try_from(model)
+        };
+        Ok(Purchase {
+            id,
+            attempt_key: key,
+            binding_id: binding.id,
+            server_id: binding.server_id,
+            batch_id: binding.account.batch_id.clone(),
+            msisdn: binding.account.msisdn.clone(),
+            trx_id: None,
+            product_id: intent.product_id,
+            price: intent.price,
+            pulsa_awal: intent.pulsa_awal,
+            pulsa_akhir: None,
+            status: TrxStatus::Processing,
+            voucher: None,
+            note: None,
+            raw: None,
+        })
     }
 
     /// Records `trx_idv`'s answer: the purchase stays `PROCESSING` until its status is final.
+    /// One statement, compare-and-set on the status.
     pub async fn record_purchase_accepted(
         &self,
         purchase: &mut Purchase,
@@ -151,31 +176,31 @@ impl Store {
         t_id: Option<&str>,
         raw: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let write = self.begin_write().await?;
-        let current = transaction::Entity::find_by_id(purchase.id)
-            .one(&write)
-            .await?
-            .and_then(|m| m.raw);
-        let res = transaction::Entity::update_many()
+        let merged = merge_raw(purchase.raw.clone(), raw);
+        let update = transaction::Entity::update_many()
             .col_expr(transaction::Column::TrxId, Expr::value(trx_id))
             .col_expr(transaction::Column::TId, Expr::value(t_id))
-            .col_expr(
-                transaction::Column::Raw,
-                Expr::value(merge_raw(current, raw)),
-            )
+            .col_expr(transaction::Column::Raw, Expr::value(merged.clone()))
             .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(transaction::Column::Id.eq(purchase.id))
-            .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()))
-            .exec(&write)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(StoreError::StalePurchase {
-                id: purchase.id,
-                expected: TrxStatus::Processing.name().to_owned(),
-            });
-        }
-        write.commit().await?;
+            .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()));
+        let id = purchase.id;
+        self.commit(move |txn| {
+            let update = update.clone();
+            Box::pin(async move {
+                let res = update.exec(txn).await?;
+                if res.rows_affected != 1 {
+                    return Err(StoreError::StalePurchase {
+                        id,
+                        expected: TrxStatus::Processing.name().to_owned(),
+                    });
+                }
+                Ok(())
+            })
+        })
+        .await?;
         purchase.trx_id = Some(trx_id.to_owned());
+        purchase.raw = Some(merged);
         Ok(())
     }
 
@@ -188,7 +213,6 @@ impl Store {
         outcome: PurchaseOutcome,
     ) -> Result<TrxStatus, StoreError> {
         let next = purchase.status.apply(&event)?;
-        let write = self.begin_write().await?;
         let mut update = transaction::Entity::update_many()
             .col_expr(transaction::Column::Status, Expr::value(next.name()))
             .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -201,37 +225,39 @@ impl Store {
         if let Some(n) = &outcome.note {
             update = update.col_expr(transaction::Column::Note, Expr::value(n.clone()));
         }
-        if let Some(raw) = outcome.raw {
-            let current = transaction::Entity::find_by_id(purchase.id)
-                .one(&write)
-                .await?
-                .and_then(|m| m.raw);
-            update = update.col_expr(
-                transaction::Column::Raw,
-                Expr::value(merge_raw(current, raw)),
-            );
+        let merged = outcome.raw.map(|raw| merge_raw(purchase.raw.clone(), raw));
+        if let Some(merged) = &merged {
+            update = update.col_expr(transaction::Column::Raw, Expr::value(merged.clone()));
         }
-        let res = update
+        let update = update
             .filter(transaction::Column::Id.eq(purchase.id))
-            .filter(transaction::Column::Status.eq(purchase.status.name()))
-            .exec(&write)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(StoreError::StalePurchase {
-                id: purchase.id,
-                expected: purchase.status.name().to_owned(),
-            });
-        }
-        if let Some(p) = outcome.pulsa_akhir {
+            .filter(transaction::Column::Status.eq(purchase.status.name()));
+        let last = outcome.pulsa_akhir.map(|p| {
             binding::Entity::update_many()
                 .col_expr(binding::Column::BalanceLast, Expr::value(p.as_i64()))
                 .col_expr(binding::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(binding::Column::Id.eq(purchase.binding_id))
-                .exec(&write)
-                .await?;
-        }
-        write.commit().await?;
+        });
+        let (id, expected) = (purchase.id, purchase.status.name());
+        self.commit(move |txn| {
+            let (update, last) = (update.clone(), last.clone());
+            Box::pin(async move {
+                let res = update.exec(txn).await?;
+                if res.rows_affected != 1 {
+                    return Err(StoreError::StalePurchase {
+                        id,
+                        expected: expected.to_owned(),
+                    });
+                }
+                if let Some(last) = last {
+                    last.exec(txn).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
         purchase.status = next;
+        purchase.raw = merged.or(purchase.raw.take());
         purchase.pulsa_akhir = outcome.pulsa_akhir.or(purchase.pulsa_akhir);
         purchase.voucher = outcome.voucher.or(purchase.voucher.take());
         purchase.note = outcome.note.or(purchase.note.take());

@@ -288,15 +288,21 @@ impl Store {
             )
             .col_expr(server::Column::UpdatedAt, Utc::now().into())
             .filter(server::Column::Id.eq(server.id))
-            .filter(server::Column::State.eq(server.state.name()))
-            .exec(&self.db)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(StoreError::StaleServer {
-                id: server.id,
-                expected: server.state.name().to_owned(),
-            });
-        }
+            .filter(server::Column::State.eq(server.state.name()));
+        let (id, expected) = (server.id, server.state.name());
+        self.commit(move |txn| {
+            let res = res.clone();
+            Box::pin(async move {
+                if res.exec(txn).await?.rows_affected != 1 {
+                    return Err(StoreError::StaleServer {
+                        id,
+                        expected: expected.to_owned(),
+                    });
+                }
+                Ok(())
+            })
+        })
+        .await?;
         server.state = next;
         server.state_reason = reason.map(str::to_owned);
         Ok(())
@@ -312,7 +318,7 @@ impl Store {
             .col_expr(server::Column::DeviceId, device_id.into())
             .col_expr(server::Column::UpdatedAt, Utc::now().into())
             .filter(server::Column::Id.eq(server_id))
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -335,8 +341,14 @@ impl Store {
         if let Some(expected) = only_if {
             update = update.filter(server::Column::SessionMsisdn.eq(expected.as_str()));
         }
-        update.exec(&self.db).await?;
-        Ok(())
+        self.commit(move |txn| {
+            let update = update.clone();
+            Box::pin(async move {
+                update.exec(txn).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// The number of the latest binding on the server other than `except`: who may hold the

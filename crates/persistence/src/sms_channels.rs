@@ -49,7 +49,7 @@ impl Store {
                     ])
                     .to_owned(),
             )
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }
@@ -62,7 +62,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let gone =
             sms_channel::Entity::delete_by_id((device.to_owned(), slot.unwrap_or("").to_owned()))
-                .exec(&self.db)
+                .exec(&self.writer)
                 .await?;
         Ok(gone.rows_affected > 0)
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use simrotor_config::Config;
-use simrotor_domain::{Backoff, Jitter, Pin, Rupiah};
+use simrotor_domain::{Backoff, Jitter, Pin, PollSchedule, Rupiah};
 
 /// The runtime's view of the configuration.
 #[derive(Debug, Clone)]
@@ -14,8 +14,8 @@ pub struct Settings {
     pub wanted: Vec<String>,
     pub limit_harga: Rupiah,
     pub pause_between: Duration,
-    pub status_poll_min: Duration,
-    pub status_poll_max: Duration,
+    /// When a purchase's status is asked (`products.status_poll_*`).
+    pub status_polls: PollSchedule,
     pub status_deadline: Duration,
     pub otp_timeout: Duration,
     pub max_wrong_otp: u32,
@@ -36,8 +36,11 @@ impl Settings {
             wanted: config.products.wanted.clone(),
             limit_harga: config.products.limit_harga,
             pause_between: config.products.pause_between,
-            status_poll_min: config.products.status_poll_min,
-            status_poll_max: config.products.status_poll_max,
+            status_polls: PollSchedule {
+                first: config.products.status_poll_first,
+                min: config.products.status_poll_min,
+                max: config.products.status_poll_max,
+            },
             status_deadline: config.products.status_deadline,
             otp_timeout: config.otp.timeout,
             max_wrong_otp: config.otp.max_wrong,

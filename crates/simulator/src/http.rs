@@ -3,7 +3,7 @@
 //! applied around each call, and the `/_sim/…` pages a test or the operator reads (never
 //! faulted): the SMS, the ledger, the strikes.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use actix_web::http::{Method, StatusCode};
@@ -13,6 +13,7 @@ use serde_json::json;
 use simrotor_domain::Msisdn;
 use tokio::sync::mpsc;
 
+use crate::calls::CallLog;
 use crate::faults;
 use crate::shapes::{self, Reply};
 use crate::sms::Sms;
@@ -27,19 +28,33 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     /// To the SMS forwarder, when one is configured.
     forward: Option<mpsc::UnboundedSender<Sms>>,
+    calls: Arc<Mutex<CallLog>>,
+}
+
+/// The lock's value even after a panic elsewhere: its state is still the best record there is.
+pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
-    pub(crate) fn new(world: World, forward: Option<mpsc::UnboundedSender<Sms>>) -> Self {
+    pub(crate) fn new(
+        world: World,
+        forward: Option<mpsc::UnboundedSender<Sms>>,
+        calls: Arc<Mutex<CallLog>>,
+    ) -> Self {
         Self {
             world: Mutex::new(world),
             forward,
+            calls,
         }
     }
 
-    /// The world, even after a panic elsewhere: its state is still the best record there is.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+        locked(&self.world)
+    }
+
+    pub(crate) fn calls(&self) -> MutexGuard<'_, CallLog> {
+        locked(&self.calls)
     }
 }
 
@@ -50,7 +65,8 @@ const TEXT: &str = "text/plain; charset=utf-8";
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/_sim/sms", web::get().to(sim_sms))
         .route("/_sim/ledger", web::get().to(sim_ledger))
-        .route("/_sim/strikes", web::get().to(sim_strikes));
+        .route("/_sim/strikes", web::get().to(sim_strikes))
+        .route("/_sim/calls", web::get().to(sim_calls));
 }
 
 fn query(req: &HttpRequest) -> Result<Params, String> {
@@ -59,8 +75,9 @@ fn query(req: &HttpRequest) -> Result<Params, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Every slot API call: faults drawn, the call run on the world, the answer shaped.
+/// Every slot API call: answered, then logged (see [`CallLog`]).
 pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+    let arrived = Instant::now();
     if req.method() != Method::GET {
         return faults::error_page(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -68,23 +85,40 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
         return faults::error_page(StatusCode::NOT_FOUND);
     };
     let port = req.app_config().local_addr().port();
+    let (response, number) = answer(&req, &shared, call, port).await;
+    shared
+        .calls()
+        .served(port, call, number.as_ref(), arrived, Instant::now());
+    response
+}
+
+/// One call: faults drawn, the call run on the world, the answer shaped; with the number the
+/// call named, for the log.
+async fn answer(
+    req: &HttpRequest,
+    shared: &Shared,
+    call: Call,
+    port: u16,
+) -> (HttpResponse, Option<Msisdn>) {
     let draw = shared.world().draw_faults();
     if !draw.delay.is_zero() {
         actix_rt::time::sleep(draw.delay).await;
     }
     if let Some(status) = draw.server_error {
         tracing::debug!(port, ?call, %status, "A simulated server answers an HTML error page.");
-        return faults::error_page(status);
+        return (faults::error_page(status), None);
     }
-    let params = match query(&req) {
+    let params = match query(req) {
         Ok(params) => params,
         Err(err) => {
             let body = shapes::unreadable_query(format!("Parameter tidak valid: {err}"));
-            return HttpResponse::BadRequest()
+            let response = HttpResponse::BadRequest()
                 .content_type(JSON)
                 .body(body.to_string());
+            return (response, None);
         }
     };
+    let number = params.get("username").and_then(|u| Msisdn::parse(u).ok());
     let outcome = shared.world().call(
         port,
         call,
@@ -99,7 +133,7 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
     }
     if call == Call::Buy && outcome.purchased && draw.lose_answer {
         tracing::debug!(port, "A simulated server loses a purchase's answer.");
-        return faults::lost();
+        return (faults::lost(), number);
     }
     let (status, content_type, body) = match outcome.reply {
         Reply::Json { http, body } => {
@@ -117,11 +151,12 @@ pub(crate) async fn contract(req: HttpRequest, shared: web::Data<Shared>) -> Htt
     };
     if let Some(delay) = draw.slow {
         tracing::debug!(port, ?call, "A simulated server stalls an answer's body.");
-        return faults::slow(status, content_type, body, delay);
+        return (faults::slow(status, content_type, body, delay), number);
     }
-    HttpResponse::build(status)
+    let response = HttpResponse::build(status)
         .content_type(content_type)
-        .body(body)
+        .body(body);
+    (response, number)
 }
 
 /// `GET /_sim/sms[?username=…]`: the SMS sent, latest first, of one number or of all.
@@ -143,6 +178,12 @@ async fn sim_sms(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
 /// `GET /_sim/ledger`: every executed purchase, in execution order.
 async fn sim_ledger(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(shared.world().ledger())
+}
+
+/// `GET /_sim/calls`: the calls served, counted by name, and listed when recording.
+async fn sim_calls(shared: web::Data<Shared>) -> HttpResponse {
+    let report = shared.calls().report();
+    HttpResponse::Ok().json(report)
 }
 
 /// `GET /_sim/strikes`: the wrong or expired codes sent, in total and per number.

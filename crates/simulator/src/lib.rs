@@ -82,8 +82,12 @@
 //! The `/_sim` pages, never faulted: `GET /_sim/sms[?username=…]` lists the SMS sent (all, or
 //! one number's), latest first, each as the native forwarder posts it ([`Sms`]);
 //! `GET /_sim/ledger` lists the executed purchases in order ([`LedgerEntry`]);
-//! `GET /_sim/strikes` the strikes, `{"total": 2, "numbers": {"6281…": 2}}` ([`Strikes`]).
+//! `GET /_sim/strikes` the strikes, `{"total": 2, "numbers": {"6281…": 2}}` ([`Strikes`]);
+//! `GET /_sim/calls` the calls served by name, `{"counts": {"otp": 20, …}, "calls": […]}`, each
+//! call listed with its port, number and times when `simulator.record_calls` is on
+//! ([`CallReport`]; the benchmark's utilization and rotation gap come from it).
 
+mod calls;
 mod faults;
 mod http;
 mod params;
@@ -95,7 +99,7 @@ mod world;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
@@ -106,6 +110,7 @@ use simrotor_config::ConfigError;
 use simrotor_domain::{Msisdn, Rupiah};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use calls::{CallReport, SMS as SMS_DELIVERY, ServedCall};
 pub use profile::{NumberProfile, device_id};
 pub use reconcile::{Discrepancy, Reconciliation, reconcile};
 pub use simrotor_config::{AnswerShapes, SimProduct, SimulatorConfig, SimulatorFaults};
@@ -113,6 +118,7 @@ pub use simrotor_domain::{BookedBinding, BookedPurchase, Books};
 pub use sms::{FORWARD_TIMEOUT, SENDER, Sms, sim_of};
 pub use world::{LedgerEntry, Strikes};
 
+use crate::calls::CallLog;
 use crate::http::Shared;
 use crate::world::World;
 
@@ -200,6 +206,7 @@ impl Simulator {
             faults.down_for.is_zero() || !faults.down_ports.contains(&a.port())
         });
 
+        let calls = Arc::new(Mutex::new(CallLog::new(started, config.record_calls)));
         let (forward_tx, forwarder) = if config.sms_forwarder_url.is_some() {
             // reqwest is built without a default TLS provider; another part of the process
             // may have installed one already, which is as good.
@@ -209,7 +216,7 @@ impl Simulator {
                 .build()
                 .map_err(SimulatorError::Forwarder)?;
             let (tx, rx) = mpsc::unbounded_channel();
-            let forwarder = sms::Forwarder::new(client, &config).map(|f| (f, rx));
+            let forwarder = sms::Forwarder::new(client, &config, calls.clone()).map(|f| (f, rx));
             (Some(tx), forwarder)
         } else {
             (None, None)
@@ -219,7 +226,7 @@ impl Simulator {
         for addr in &addrs {
             world.add_port(addr.port());
         }
-        let shared = Arc::new(Shared::new(world, forward_tx));
+        let shared = Arc::new(Shared::new(world, forward_tx, calls));
         let plan = Plan {
             steady: steady.into_iter().map(|(_, l)| l).collect(),
             windowed,
@@ -471,6 +478,11 @@ impl SimulatorHandle {
 
     /// The wrong or expired codes sent to `/verifyOtp` and `/otp_idv`, in total and per number:
     /// what the real telco counts as strikes (also `GET /_sim/strikes`).
+    /// The calls served so far: counted by name, and listed when `record_calls` is on.
+    pub fn calls(&self) -> CallReport {
+        self.shared.calls().report()
+    }
+
     pub fn strikes(&self) -> Strikes {
         self.shared.world().strikes()
     }

@@ -25,8 +25,8 @@
 //! to the caller (the posts run on their own task after the answer's state is settled).
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -35,6 +35,9 @@ use simrotor_config::{ForwardAs, ForwarderSecret, SimulatorConfig};
 use simrotor_domain::{Msisdn, mask_digits};
 use simrotor_sms::{App, Encoded, Method, Outgoing, encode};
 use tokio::sync::{mpsc, watch};
+
+use crate::calls::CallLog;
+use crate::http::locked;
 
 /// How long the forwarder waits for the receiving system.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
@@ -112,12 +115,19 @@ pub(crate) struct Forwarder {
     secret: Option<ForwarderSecret>,
     duplicates: bool,
     forgeries: bool,
+    /// Where each real SMS's delivery is logged.
+    calls: Arc<Mutex<CallLog>>,
 }
 
 impl Forwarder {
     /// The forwarder `config` asks for, when it names a URL.
-    pub(crate) fn new(client: reqwest::Client, config: &SimulatorConfig) -> Option<Self> {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        config: &SimulatorConfig,
+        calls: Arc<Mutex<CallLog>>,
+    ) -> Option<Self> {
         Some(Self {
+            calls,
             client,
             url: config.sms_forwarder_url.clone()?,
             format: config.forward_as,
@@ -163,7 +173,9 @@ enum Kind {
 
 async fn deliver(f: Arc<Forwarder>, sms: Sms, id: String) {
     let Some(app) = f.format.app() else {
+        let posted = Instant::now();
         let sent = f.client.post(&f.url).json(&sms).send().await;
+        locked(&f.calls).delivered(&sms.msisdn, posted, Instant::now());
         report(&f, &sms, None, Kind::Real, sent);
         if f.duplicates {
             let sent = f.client.post(&f.url).json(&sms).send().await;
@@ -205,7 +217,9 @@ async fn deliver(f: Arc<Forwarder>, sms: Sms, id: String) {
         url: &f.url,
     };
     let encoded = encode(app, &outgoing, secret);
+    let posted = Instant::now();
     let sent = send(&f, &encoded).await;
+    locked(&f.calls).delivered(&sms.msisdn, posted, Instant::now());
     report(&f, &sms, Some(app), Kind::Real, sent);
     if f.duplicates {
         let sent = send(&f, &encoded).await;

@@ -176,6 +176,30 @@ impl RepeatPolicy {
     }
 }
 
+/// The HTTP client of every server with this connect timeout, built once per process: its
+/// connection pool is keyed by host and port, so servers share the client without sharing a
+/// connection, and the TLS roots are loaded once instead of once per server (at a thousand
+/// servers, hundreds of megabytes).
+fn shared_http(connect_timeout: Duration) -> Result<reqwest::Client, HttpClientError> {
+    static BUILT: Mutex<Vec<(Duration, reqwest::Client)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, client)) = built.iter().find(|(t, _)| *t == connect_timeout) {
+        return Ok(client.clone());
+    }
+    install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(POOL_IDLE_PER_SERVER)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        // A redirect would carry the PIN or OTP elsewhere; the contract has none.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("simrotor-slot/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| HttpClientError::Build(error_chain(&e)))?;
+    built.push((connect_timeout, client.clone()));
+    Ok(client)
+}
+
 /// The slot API of one server, over HTTP.
 #[derive(Debug)]
 pub struct HttpSlotClient {
@@ -211,16 +235,7 @@ impl HttpSlotClient {
         if base.query().is_some() || base.fragment().is_some() {
             return Err(bad("it must not have a query or a fragment"));
         }
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.timeout)
-            .pool_max_idle_per_host(POOL_IDLE_PER_SERVER)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            // A redirect would carry the PIN or OTP elsewhere; the contract has none.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("simrotor-slot/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| HttpClientError::Build(error_chain(&e)))?;
+        let http = shared_http(options.timeout)?;
         Ok(Self {
             http,
             base,

@@ -8,7 +8,7 @@ use simrotor_persistence::{Binding, BindingPatch, Settle};
 use simrotor_slot::{ProductListing, RefusalReason, Reply, SlotError};
 
 use super::answers::{About, raw, raw_error};
-use super::{Driver, Halt, Step};
+use super::{Driver, Halt, Session, Step};
 use crate::mode::ModeWatch;
 use crate::otp::{OtpPurpose, OtpWaiter};
 
@@ -34,8 +34,11 @@ impl Driver {
     pub(super) async fn login(
         &self,
         binding: &mut Binding,
+        session: &mut Session,
         mode: &mut ModeWatch,
     ) -> Result<Step, Halt> {
+        // A new login: what the old one learnt is not this one's.
+        *session = Session::default();
         let msisdn = binding.account.msisdn.clone();
         let about = About::binding(binding);
         let mut wrong = 0u32;
@@ -256,6 +259,7 @@ impl Driver {
                         .move_binding(binding, BindingEvent::LoginTokensFetched, patch)
                         .await?;
                     tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, pulsa = %balance.value.pulsa, "Logged in.");
+                    session.pulsa = Some(balance.value.pulsa);
                     return Ok(Step::Go(()));
                 }
                 _ => return Ok(Step::Go(())),
@@ -343,6 +347,7 @@ impl Driver {
     pub(super) async fn reseller_check(
         &self,
         binding: &mut Binding,
+        session: &mut Session,
         mode: &mut ModeWatch,
     ) -> Result<Step, Halt> {
         let Some(reply) = go!(self.list_products(binding, mode).await?) else {
@@ -358,7 +363,12 @@ impl Driver {
                 tracing::info!(server = self.port, msisdn = %binding.account.msisdn, "Not a reseller; logging out and taking the next number.");
                 self.not_a_reseller(binding, mode).await
             }
-            ProductListing::Products { device_id, .. } => {
+            ProductListing::Products {
+                device_id,
+                products,
+            } => {
+                // Kept for the purchases that follow: one `list_idv` per login.
+                session.products = Some(products);
                 self.store.mark_reseller(binding).await?;
                 let patch = BindingPatch {
                     device_id,

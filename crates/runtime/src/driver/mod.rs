@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
-use simrotor_domain::{BindingState, ServerEvent};
+use simrotor_domain::{BindingState, Rupiah, ServerEvent};
 use simrotor_persistence::{Binding, Store, StoreError};
-use simrotor_slot::{Otp, Reply, SlotClient, SlotError, SlotErrorKind};
+use simrotor_slot::{Otp, Product, Reply, SlotClient, SlotError, SlotErrorKind};
 
 use crate::metrics::Metrics;
 use crate::mode::{Mode, ModeWatch, Stopped};
@@ -87,6 +87,17 @@ enum Step<T = ()> {
     Closed(BindingState),
 }
 
+/// What this process learnt of the binding's current login, kept between its steps so that no
+/// call is made twice for one login: the product list `list_idv` gave, and the balance known to
+/// be current (the login's `balance_start`, then each final purchase's balance after). Empty
+/// after a restart or an expired session, and the balance forgotten whenever a purchase may
+/// still move it (a lost answer, a deadline): then they are asked again.
+#[derive(Debug, Default)]
+struct Session {
+    products: Option<Vec<Product>>,
+    pulsa: Option<Rupiah>,
+}
+
 /// The things a server needs to drive its bindings.
 #[derive(Clone)]
 pub struct Driver {
@@ -142,15 +153,20 @@ impl Driver {
     ) -> Result<BindingState, Halt> {
         self.server_event(ServerEvent::Working).await;
         let mut seq = self.store.purchases_of_binding(binding.id).await?.len() as u32;
+        let mut session = Session::default();
         loop {
             self.checkpoint(mode).await?;
             let step = match binding.state() {
                 BindingState::Bound
                 | BindingState::OtpRequested
                 | BindingState::OtpVerification
-                | BindingState::OtpVerified => self.login(binding, mode).await?,
-                BindingState::TokenLoginFetched => self.reseller_check(binding, mode).await?,
-                BindingState::Transacting => self.transact(binding, &mut seq, mode).await?,
+                | BindingState::OtpVerified => self.login(binding, &mut session, mode).await?,
+                BindingState::TokenLoginFetched => {
+                    self.reseller_check(binding, &mut session, mode).await?
+                }
+                BindingState::Transacting => {
+                    self.transact(binding, &mut seq, &mut session, mode).await?
+                }
                 terminal => Step::Closed(terminal),
             };
             if let Step::Closed(state) = step {

@@ -12,7 +12,7 @@ use simrotor_slot::{
 };
 
 use super::answers::{About, raw, raw_error};
-use super::{Driver, Halt, Step};
+use super::{Driver, Halt, Session, Step};
 use crate::mode::ModeWatch;
 use crate::otp::{OtpPurpose, OtpWaiter};
 
@@ -36,21 +36,33 @@ impl Driver {
         &self,
         binding: &mut Binding,
         seq: &mut u32,
+        session: &mut Session,
         mode: &mut ModeWatch,
     ) -> Result<Step, Halt> {
-        // The product list, fetched again on resume: prices may change.
-        let Some(listing) = go!(self.list_products(binding, mode).await?) else {
-            return Ok(Step::Go(()));
+        // The login's product list; fetched again only on resume (prices may have changed).
+        let products = match session.products.take() {
+            Some(products) => products,
+            None => {
+                let Some(listing) = go!(self.list_products(binding, mode).await?) else {
+                    return Ok(Step::Go(()));
+                };
+                match listing.value {
+                    ProductListing::Products { products, .. } => products,
+                    ProductListing::NotReseller { .. } => {
+                        return self.not_a_reseller(binding, mode).await;
+                    }
+                }
+            }
         };
-        let products = match listing.value {
-            ProductListing::Products { products, .. } => products,
-            ProductListing::NotReseller { .. } => return self.not_a_reseller(binding, mode).await,
-        };
-        self.reconcile_open(binding, mode).await?;
+        self.reconcile_open(binding, &mut session.pulsa, mode)
+            .await?;
         loop {
             self.checkpoint(mode).await?;
             *seq += 1;
-            match self.purchase(binding, *seq, &products, mode).await? {
+            match self
+                .purchase(binding, *seq, &products, &mut session.pulsa, mode)
+                .await?
+            {
                 Bought::Again => {
                     if !self.settings.pause_between.is_zero() {
                         mode.sleep(self.settings.pause_between).await?;
@@ -113,24 +125,34 @@ impl Driver {
                 {
                     tries += 1;
                     tracing::warn!(server = self.port, error = %e, "The balance answer was unusable; asking again.");
-                    mode.sleep(self.settings.status_poll_min).await?;
+                    mode.sleep(self.unusable_pause(tries)).await?;
                 }
                 _ => return Ok(res),
             }
         }
     }
 
-    /// One purchase: balance, intent, `trx_idv`, status until final, balance, outcome.
+    /// One purchase: intent, `trx_idv`, status until final, balance, outcome. The balance
+    /// before is `known` when it is current (the login's, or the last purchase's after), and is
+    /// asked only when it is not: one `balance_pulsa` per purchase.
     async fn purchase(
         &self,
         binding: &mut Binding,
         seq: u32,
         products: &[Product],
+        known: &mut Option<Rupiah>,
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
-        let before = match self.balance(&msisdn, About::binding(binding), mode).await? {
-            Ok(b) => b.value.pulsa,
+        let read = match known.take() {
+            Some(pulsa) => Ok(pulsa),
+            None => self
+                .balance(&msisdn, About::binding(binding), mode)
+                .await?
+                .map(|b| b.value.pulsa),
+        };
+        let before = match read {
+            Ok(pulsa) => pulsa,
             Err(e) if e.refusal_reason() == Some(RefusalReason::TokenExpired) => {
                 return Ok(Bought::Relogin);
             }
@@ -190,7 +212,7 @@ impl Driver {
                 if let Some(waiter) = trx_waiter {
                     self.transaction_otp(binding, waiter, mode).await?;
                 }
-                self.follow(binding, &mut purchase, mode).await
+                self.follow(binding, &mut purchase, known, mode).await
             }
             Err(e) if e.may_have_taken_effect() => {
                 tracing::warn!(server = self.port, msisdn = %msisdn, attempt = %purchase.attempt_key, error = %e, "The purchase's answer was lost; reconciling by the balance.");
@@ -216,6 +238,8 @@ impl Driver {
                 self.recorder()
                     .purchase_outcome(&mut purchase, event, outcome)
                     .await?;
+                // Refused before it took effect: the pulsa is what it was.
+                *known = Some(before);
                 Ok(match reason {
                     Some(RefusalReason::TokenExpired) => Bought::Relogin,
                     Some(RefusalReason::InsufficientPulsa) => Bought::Exhausted(before),
@@ -274,11 +298,13 @@ impl Driver {
         Ok(())
     }
 
-    /// Polls the status until final or the deadline, then reads the balance and commits.
+    /// Polls the status on the schedule until final or the deadline, then reads the balance and
+    /// commits. A final outcome's balance becomes `known`, the next purchase's balance before.
     async fn follow(
         &self,
         binding: &mut Binding,
         purchase: &mut Purchase,
+        known: &mut Option<Rupiah>,
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
@@ -287,9 +313,17 @@ impl Driver {
             return Ok(Bought::Again);
         };
         let deadline = tokio::time::Instant::now() + self.settings.status_deadline;
-        let mut wait = self.settings.status_poll_min;
+        let mut polls = 0u32;
         let mut answers = Vec::new();
         let (event, voucher) = loop {
+            let wait = self.settings.status_polls.wait(polls);
+            if polls > 0 && tokio::time::Instant::now() + wait > deadline {
+                break (TrxEvent::DeadlineExpired, None);
+            }
+            if !wait.is_zero() {
+                mode.sleep(wait).await?;
+            }
+            polls += 1;
             let status = self
                 .call(mode, about, || self.client.trx_status(&msisdn, &trx_id))
                 .await?;
@@ -313,11 +347,6 @@ impl Driver {
                 }
                 Err(e) => answers.push(raw_error(&e)),
             }
-            if tokio::time::Instant::now() + wait > deadline {
-                break (TrxEvent::DeadlineExpired, None);
-            }
-            mode.sleep(wait).await?;
-            wait = (wait * 2).min(self.settings.status_poll_max);
         };
         let after = match self.balance(&msisdn, about, mode).await? {
             Ok(b) => Some(b.value.pulsa),
@@ -341,6 +370,8 @@ impl Driver {
             .purchase_outcome(purchase, event, outcome)
             .await?;
         tracing::info!(server = self.port, msisdn = %msisdn, trx = %trx_id, status = %status, pulsa_akhir = ?after.map(|p| p.get()), "The purchase is final.");
+        // Still processing at the deadline, it may yet move the pulsa: ask again before the next.
+        *known = after.filter(|_| event != TrxEvent::DeadlineExpired);
         Ok(Bought::Again)
     }
 
@@ -401,6 +432,7 @@ impl Driver {
     async fn reconcile_open(
         &self,
         binding: &mut Binding,
+        known: &mut Option<Rupiah>,
         mode: &mut ModeWatch,
     ) -> Result<(), Halt> {
         for mut p in self.store.purchases_of_binding(binding.id).await? {
@@ -409,7 +441,7 @@ impl Driver {
             }
             tracing::warn!(server = self.port, attempt = %p.attempt_key, "Found a purchase without an outcome; reconciling it before buying again.");
             if p.trx_id.is_some() {
-                self.follow(binding, &mut p, mode).await?;
+                self.follow(binding, &mut p, known, mode).await?;
             } else {
                 self.reconcile(
                     binding,

@@ -12,6 +12,7 @@ mod admin;
 mod admin_errors;
 mod admin_otp;
 mod books;
+mod calls;
 mod otp;
 mod relogin;
 mod scenarios;
