@@ -7,8 +7,9 @@
 //! (a binding's logout answered → the next binding's first call on that server). From the
 //! kernel: each process's CPU time (user + system) and the runtime's peak RSS.
 //!
-//! `cargo bench -p simrotor --bench rotation` (`-- --quick` for a short run). A report, not a
-//! test. `SIMROTOR_BASELINE` names another copy of the script.
+//! `cargo bench -p simrotor --bench rotation` (`-- --quick` for a short run, `-- --zero-only`
+//! for the runtime at 0 ms alone). A report, not a test. `ROTATION_BASELINE` names another copy
+//! of the script; `ROTATION_PROFILE=DIR` records each runtime run with `perf`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a benchmark that cannot set up stops
 
@@ -162,12 +163,17 @@ impl Sim {
         reqwest::blocking::get(url).ok()?.json().ok()
     }
 
-    /// The call log, and the process stopped.
-    fn finish(mut self) -> CallReport {
-        let report = self.try_calls().expect("the simulator's call log");
+    /// The call log (the process is stopped when dropped).
+    fn finish(self) -> CallReport {
+        self.try_calls().expect("the simulator's call log")
+    }
+}
+
+/// A benchmark that stops half-way leaves no simulator behind.
+impl Drop for Sim {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        report
     }
 }
 
@@ -183,6 +189,7 @@ struct RuntimeRun {
 
 fn runtime_run(
     dir: &Path,
+    name: &str,
     servers: usize,
     latency: Duration,
     accounts: usize,
@@ -197,15 +204,15 @@ fn runtime_run(
         .map(|(i, chunk)| {
             Sim::start(
                 dir,
-                &format!("sim-{servers}-{i}"),
+                &format!("sim-{name}-{i}"),
                 chunk,
                 latency,
                 Some(&format!("http://{admin}/sms")),
             )
         })
         .collect();
-    let db = dir.join(format!("runtime-{servers}.db"));
-    let config = dir.join(format!("runtime-{servers}.toml"));
+    let db = dir.join(format!("runtime-{name}.db"));
+    let config = dir.join(format!("runtime-{name}.toml"));
     std::fs::write(
         &config,
         format!(
@@ -213,11 +220,11 @@ fn runtime_run(
              [login]\ndefault_pin = \"246810\"\n\n[products]\nwanted = [\"646\"]\n\n\
              [logging]\ndir = \"{}\"\n\n[admin]\nlisten = \"{admin}\"\n",
             db.display(),
-            dir.join(format!("logs-{servers}")).display()
+            dir.join(format!("logs-{name}")).display()
         ),
     )
     .unwrap();
-    let csv = dir.join(format!("numbers-{servers}.csv"));
+    let csv = dir.join(format!("numbers-{name}.csv"));
     let mut rows = String::from("msisdn,email\n");
     for (i, n) in numbers(accounts).iter().enumerate() {
         writeln!(rows, "{n},bench{i}@example.com").unwrap();
@@ -232,11 +239,22 @@ fn runtime_run(
         .unwrap();
     assert!(status.success());
 
-    let mut run = Command::new(BIN);
+    // `ROTATION_PROFILE=DIR`: each run recorded by `perf` into DIR/<run>.perf (its CPU
+    // figures then include perf's own).
+    let mut run = match std::env::var_os("ROTATION_PROFILE") {
+        Some(out) => {
+            let mut perf = Command::new("perf");
+            perf.args(["record", "-F", "999", "-g", "-o"])
+                .arg(Path::new(&out).join(format!("{name}.perf")))
+                .arg(BIN);
+            perf
+        }
+        None => Command::new(BIN),
+    };
     run.arg("--config")
         .arg(&config)
         .args(["run", "--until-empty"])
-        .stderr(std::fs::File::create(dir.join(format!("runtime-{servers}.log"))).unwrap());
+        .stderr(std::fs::File::create(dir.join(format!("runtime-{name}.log"))).unwrap());
     let process = measure(run);
 
     let mut calls = CallReport::default();
@@ -406,7 +424,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = |full: usize, short: usize| if quick { short } else { full };
     let dir = tempfile::tempdir().unwrap();
-    let script = std::env::var_os("SIMROTOR_BASELINE")
+    let script = std::env::var_os("ROTATION_BASELINE")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/baseline_loop.py"));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -417,7 +435,19 @@ fn main() {
 
     // Zero latency, 20 servers: the runtime, then the script, against the same simulator.
     let accounts = scale(300, 60);
-    let zero = runtime_run(dir.path(), 20, Duration::ZERO, accounts, 1);
+    let zero = runtime_run(dir.path(), "zero", 20, Duration::ZERO, accounts, 1);
+    if std::env::args().any(|a| a == "--zero-only") {
+        let t = timeline(&zero.calls);
+        println!(
+            "0 ms: {} purchases, {:.0}/s, {:.3} CPU ms each, gap p50 {:.2} p99 {:.2} ms",
+            zero.purchases,
+            zero.purchases as f64 / t.span,
+            1000.0 * zero.process.cpu / zero.purchases.max(1) as f64,
+            percentile(&t.gaps_ms, 0.5),
+            percentile(&t.gaps_ms, 0.99)
+        );
+        return;
+    }
     let zt = timeline(&zero.calls);
     let base = script_run(dir.path(), &script, 20, accounts);
     let bt = timeline(&base.calls);
@@ -461,12 +491,20 @@ fn main() {
     }
 
     // 50 ms per call, 20 servers.
-    let slow = runtime_run(dir.path(), 20, Duration::from_millis(50), scale(60, 20), 1);
+    let slow = runtime_run(
+        dir.path(),
+        "slow",
+        20,
+        Duration::from_millis(50),
+        scale(60, 20),
+        1,
+    );
     let st = timeline(&slow.calls);
     // 1,000 servers, 50 ms, across simulator processes.
     let big_servers = scale(1000, 200);
     let big = runtime_run(
         dir.path(),
+        "big",
         big_servers,
         Duration::from_millis(50),
         big_servers,

@@ -10,6 +10,7 @@ use sea_orm::{
 use serde::Serialize;
 use simrotor_domain::{AccountEvent, AccountState, BatchId, Email, Msisdn, Pin, StateMachine};
 
+use crate::commit::Statements;
 use crate::entity::{account, binding};
 use crate::{Store, StoreError};
 
@@ -248,7 +249,7 @@ impl Store {
             .filter(Expr::col(account::Column::Id).eq(Expr::SubQuery(None, Box::new(next.into()))))
             .filter(account::Column::Status.eq(AccountState::Available.name()));
         let claimed = self
-            .commit(move |txn| {
+            .commit(Statements::One, move |txn| {
                 let claim = claimed.clone();
                 Box::pin(async move { Ok(claim.exec_with_returning(txn).await?) })
             })

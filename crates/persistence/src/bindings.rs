@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, EntityTrait, QueryFilter,
 };
 use simrotor_domain::{
     AccountEvent, AccountState, BatchId, BindingEvent, BindingState, Msisdn, Rupiah, StateMachine,
 };
 
 use crate::accounts::{Lease, LeasedAccount, end_lease};
+use crate::commit::Statements;
 use crate::entity::{account, binding};
 use crate::{Store, StoreError};
 
@@ -216,7 +217,7 @@ impl Store {
             lease.owner.as_str().to_owned(),
         );
         let opened = self
-            .commit(move |txn| {
+            .commit(Statements::Several, move |txn| {
                 let (row, owner) = (row.clone(), owner.clone());
                 Box::pin(async move {
                     let still_ours = account::Entity::find_by_id(account_id)
@@ -282,7 +283,7 @@ impl Store {
         }
         let held = binding.clone();
         let written = self
-            .commit(move |txn| {
+            .commit(Statements::One, move |txn| {
                 let (held, patch) = (held.clone(), patch.clone());
                 Box::pin(async move { Self::cas_binding(txn, &held, next, patch).await })
             })
@@ -374,7 +375,7 @@ impl Store {
                 event: format!("{event:?}"),
             });
         }
-        self.commit(move |txn| {
+        self.commit(Statements::Several, move |txn| {
             let (binding, patch) = (binding.clone(), patch.clone());
             Box::pin(async move { Self::close_in(txn, &binding, next, settle, patch).await })
         })
@@ -384,7 +385,7 @@ impl Store {
 
     /// The binding's end and its account's settling, in the caller's transaction.
     async fn close_in(
-        write: &DatabaseTransaction,
+        write: &DatabaseExecutor<'_>,
         binding: &Binding,
         next: BindingState,
         settle: Settle,
@@ -445,7 +446,7 @@ impl Store {
             .col_expr(account::Column::IsReseller, Expr::value(true))
             .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(account::Column::Id.eq(binding.account.id));
-        self.commit(move |txn| {
+        self.commit(Statements::One, move |txn| {
             let update = update.clone();
             Box::pin(async move {
                 update.exec(txn).await?;

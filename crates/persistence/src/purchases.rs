@@ -13,6 +13,7 @@ use simrotor_domain::{
 };
 
 use crate::bindings::{Transacting, merge_raw};
+use crate::commit::Statements;
 use crate::entity::{binding, transaction};
 use crate::{Store, StoreError};
 
@@ -131,7 +132,7 @@ impl Store {
         };
         // Insert-or-nothing: a conflict on the attempt key is the duplicate.
         let inserted = self
-            .commit(move |txn| {
+            .commit(Statements::One, move |txn| {
                 let row = row.clone();
                 Box::pin(async move {
                     let inserted = transaction::Entity::insert(row)
@@ -168,14 +169,16 @@ impl Store {
     }
 
     /// Records `trx_idv`'s answer: the purchase stays `PROCESSING` until its status is final.
-    /// One statement, compare-and-set on the status.
-    pub async fn record_purchase_accepted(
+    /// One statement, compare-and-set on the status. The write is queued at once (before any
+    /// later write of this purchase) and `purchase` updated; the future returned is its commit,
+    /// so the caller may poll the status meanwhile and the write ride in another's batch.
+    pub fn record_purchase_accepted(
         &self,
         purchase: &mut Purchase,
         trx_id: &str,
         t_id: Option<&str>,
         raw: serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let merged = merge_raw(purchase.raw.clone(), raw);
         let update = transaction::Entity::update_many()
             .col_expr(transaction::Column::TrxId, Expr::value(trx_id))
@@ -185,7 +188,9 @@ impl Store {
             .filter(transaction::Column::Id.eq(purchase.id))
             .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()));
         let id = purchase.id;
-        self.commit(move |txn| {
+        purchase.trx_id = Some(trx_id.to_owned());
+        purchase.raw = Some(merged);
+        self.queue(Statements::One, move |txn| {
             let update = update.clone();
             Box::pin(async move {
                 let res = update.exec(txn).await?;
@@ -198,10 +203,6 @@ impl Store {
                 Ok(())
             })
         })
-        .await?;
-        purchase.trx_id = Some(trx_id.to_owned());
-        purchase.raw = Some(merged);
-        Ok(())
     }
 
     /// Moves a purchase by `event` and records its outcome; the binding's last known balance
@@ -239,7 +240,12 @@ impl Store {
                 .filter(binding::Column::Id.eq(purchase.binding_id))
         });
         let (id, expected) = (purchase.id, purchase.status.name());
-        self.commit(move |txn| {
+        let statements = if last.is_some() {
+            Statements::Several
+        } else {
+            Statements::One
+        };
+        self.commit(statements, move |txn| {
             let (update, last) = (update.clone(), last.clone());
             Box::pin(async move {
                 let res = update.exec(txn).await?;

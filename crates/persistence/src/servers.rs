@@ -11,6 +11,7 @@ use sea_orm::{
 use serde::Serialize;
 use simrotor_domain::{Msisdn, Rupiah, ServerEvent, ServerState, StateMachine};
 
+use crate::commit::Statements;
 use crate::entity::{binding, server, transaction};
 use crate::{Store, StoreError};
 
@@ -290,7 +291,7 @@ impl Store {
             .filter(server::Column::Id.eq(server.id))
             .filter(server::Column::State.eq(server.state.name()));
         let (id, expected) = (server.id, server.state.name());
-        self.commit(move |txn| {
+        self.commit(Statements::One, move |txn| {
             let res = res.clone();
             Box::pin(async move {
                 if res.exec(txn).await?.rows_affected != 1 {
@@ -341,7 +342,7 @@ impl Store {
         if let Some(expected) = only_if {
             update = update.filter(server::Column::SessionMsisdn.eq(expected.as_str()));
         }
-        self.commit(move |txn| {
+        self.commit(Statements::One, move |txn| {
             let update = update.clone();
             Box::pin(async move {
                 update.exec(txn).await?;

@@ -81,18 +81,18 @@ impl<'a> Recorder<'a> {
         Ok(purchase)
     }
 
-    /// The server accepted a purchase (its trx id). Committed only: the status is unchanged,
-    /// and the outcome's line carries the trx id.
-    pub async fn purchase_accepted(
+    /// The server accepted a purchase (its trx id). Queued at once, committed when the returned
+    /// wait is awaited (or sooner, in another write's batch); the status is unchanged, and the
+    /// outcome's line carries the trx id.
+    pub fn purchase_accepted(
         &self,
         purchase: &mut Purchase,
         trx_id: &str,
         t_id: Option<&str>,
         raw: serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         self.store
             .record_purchase_accepted(purchase, trx_id, t_id, raw)
-            .await
     }
 
     /// A purchase's outcome: committed, then audited and counted.

@@ -16,6 +16,11 @@ use super::{Driver, Halt, Session, Step};
 use crate::mode::ModeWatch;
 use crate::otp::{OtpPurpose, OtpWaiter};
 
+/// The commit of a purchase's acceptance, still to be awaited.
+type AcceptedCommit = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), simrotor_persistence::StoreError>> + Send>,
+>;
+
 /// What one purchase left behind.
 enum Bought {
     /// Bought (or tried and refused without ending the number): go on.
@@ -201,18 +206,26 @@ impl Driver {
         }
         match bought {
             Ok(reply) => {
-                self.recorder()
-                    .purchase_accepted(
-                        &mut purchase,
-                        &reply.value.trx_id,
-                        reply.value.t_id.as_deref(),
-                        json!({ "trx_idv": raw(&reply.raw) }),
-                    )
-                    .await?;
+                // Queued now; durable by the end of the first status poll (see `follow`).
+                let accepted = self.recorder().purchase_accepted(
+                    &mut purchase,
+                    &reply.value.trx_id,
+                    reply.value.t_id.as_deref(),
+                    json!({ "trx_idv": raw(&reply.raw) }),
+                );
                 if let Some(waiter) = trx_waiter {
+                    accepted.await?;
                     self.transaction_otp(binding, waiter, mode).await?;
+                    return self.follow(binding, &mut purchase, known, None, mode).await;
                 }
-                self.follow(binding, &mut purchase, known, mode).await
+                self.follow(
+                    binding,
+                    &mut purchase,
+                    known,
+                    Some(Box::pin(accepted)),
+                    mode,
+                )
+                .await
             }
             Err(e) if e.may_have_taken_effect() => {
                 tracing::warn!(server = self.port, msisdn = %msisdn, attempt = %purchase.attempt_key, error = %e, "The purchase's answer was lost; reconciling by the balance.");
@@ -300,11 +313,15 @@ impl Driver {
 
     /// Polls the status on the schedule until final or the deadline, then reads the balance and
     /// commits. A final outcome's balance becomes `known`, the next purchase's balance before.
+    /// `accepted`: the commit of the purchase's trx id, awaited after the first poll — before any
+    /// wait the schedule asks for — so the id is on disk while the purchase may take long, yet
+    /// the write can share a batch with other servers' writes (or with this outcome).
     async fn follow(
         &self,
         binding: &mut Binding,
         purchase: &mut Purchase,
         known: &mut Option<Rupiah>,
+        mut accepted: Option<AcceptedCommit>,
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
@@ -327,6 +344,9 @@ impl Driver {
             let status = self
                 .call(mode, about, || self.client.trx_status(&msisdn, &trx_id))
                 .await?;
+            if let Some(accepted) = accepted.take() {
+                accepted.await?;
+            }
             match status {
                 Ok(reply) => {
                     answers.push(raw(&reply.raw));
@@ -441,7 +461,7 @@ impl Driver {
             }
             tracing::warn!(server = self.port, attempt = %p.attempt_key, "Found a purchase without an outcome; reconciling it before buying again.");
             if p.trx_id.is_some() {
-                self.follow(binding, &mut p, known, mode).await?;
+                self.follow(binding, &mut p, known, None, mode).await?;
             } else {
                 self.reconcile(
                     binding,

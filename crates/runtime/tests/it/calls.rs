@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use simrotor_domain::AccountState;
-use simrotor_slot::Call;
 use simrotor_test_support::ScriptedSlot;
 
 use crate::scenario_helpers::{
