@@ -49,6 +49,11 @@ impl Binding {
         self.state
     }
 
+    /// Just opened, never moved: it has no purchases, nothing of it to recover.
+    pub fn is_fresh(&self) -> bool {
+        self.version == 0
+    }
+
     /// This binding as one that may buy: only a `TRANSACTING` binding can be handed to
     /// [`Store::write_purchase_intent`].
     pub fn transacting(&self) -> Result<Transacting<'_>, StoreError> {

@@ -152,13 +152,13 @@ impl Store {
 
     /// One batch: all in one transaction; on any failure, each alone.
     async fn run_batch(&self, batch: Vec<Pending>) {
-        if batch.len() > 1 {
-            if let Ok(values) = self.together(&batch).await {
-                for (p, v) in batch.into_iter().zip(values) {
-                    let _ = p.done.send(Ok(v));
-                }
-                return;
+        if batch.len() > 1
+            && let Ok(values) = self.together(&batch).await
+        {
+            for (p, v) in batch.into_iter().zip(values) {
+                let _ = p.done.send(Ok(v));
             }
+            return;
         }
         for p in batch {
             let result = self.alone(&p.run, p.single).await;

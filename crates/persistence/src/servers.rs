@@ -327,12 +327,13 @@ impl Store {
     /// Records that the server may hold `msisdn`'s session (`Some`, before `/verifyOtp`), or
     /// holds none (`None`, after an answered logout). `only_if`: clear only while the row still
     /// names that number, so a late logout of an old number never clears a newer session.
-    pub async fn set_server_session(
+    /// Queued at once, in order with the writes after it; the future is its commit.
+    pub fn set_server_session(
         &self,
         server_id: i64,
         msisdn: Option<&Msisdn>,
         only_if: Option<&Msisdn>,
-    ) -> Result<(), StoreError> {
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         let mut update = server::Entity::update_many()
             .col_expr(
                 server::Column::SessionMsisdn,
@@ -342,14 +343,13 @@ impl Store {
         if let Some(expected) = only_if {
             update = update.filter(server::Column::SessionMsisdn.eq(expected.as_str()));
         }
-        self.commit(Statements::One, move |txn| {
+        self.queue(Statements::One, move |txn| {
             let update = update.clone();
             Box::pin(async move {
                 update.exec(txn).await?;
                 Ok(())
             })
         })
-        .await
     }
 
     /// The number of the latest binding on the server other than `except`: who may hold the

@@ -98,6 +98,9 @@ async fn work(
         }
     }
     let mut unusable = 0u32;
+    // Only a binding an earlier actor or process left can be open when this loop looks: after a
+    // binding of its own closed, the server holds none, and the next is leased at once.
+    let mut may_hold_one = true;
     loop {
         // A pause between bindings is recorded like one within a binding: the server shows
         // PAUSED while it holds.
@@ -117,12 +120,16 @@ async fn work(
             driver.recorder().server_event(ServerEvent::Resume).await;
             watch.set_recorded(Mode::Run);
         }
-        let binding = match driver
-            .store
-            .open_binding_of_server(driver.server_id)
-            .await
-            .map_err(|e| fail(&e))?
-        {
+        let open = if may_hold_one {
+            driver
+                .store
+                .open_binding_of_server(driver.server_id)
+                .await
+                .map_err(|e| fail(&e))?
+        } else {
+            None
+        };
+        let binding = match open {
             Some(binding) => {
                 tracing::info!(server = driver.port, binding = binding.id, state = %binding.state(), msisdn = %binding.account.msisdn, "Resuming the open binding.");
                 binding
@@ -175,6 +182,10 @@ async fn work(
                         Err(e) => return Err(fail(&e)),
                     },
                     None => {
+                        driver
+                            .recorder()
+                            .server_event(ServerEvent::BindingEnded)
+                            .await;
                         if let Some(sup) = supervisor.upgrade() {
                             sup.do_send(ServerIdle {
                                 port: driver.port,
@@ -212,6 +223,15 @@ async fn work(
         };
         match driver.drive(binding, &mut watch).await {
             Ok(Ended::Closed(state)) => {
+                may_hold_one = false;
+                // Draining: the binding's end pauses the server. Otherwise it stays BUSY for
+                // the next binding, and goes IDLE only if none comes.
+                if watch.get() == Mode::Drain {
+                    driver
+                        .recorder()
+                        .server_event(ServerEvent::BindingEnded)
+                        .await;
+                }
                 if returns_number(&state) {
                     pool.do_send(Refilled);
                 }

@@ -6,12 +6,16 @@
 //! [`close`]: Driver::close
 
 use serde_json::json;
-use simrotor_domain::{BindingEvent, BindingState, FailReason, LogoutReason, Msisdn, ServerEvent};
+use simrotor_domain::{BindingEvent, BindingState, FailReason, LogoutReason, Msisdn};
 use simrotor_persistence::{Binding, BindingPatch, Settle, StoreError};
 use simrotor_slot::RefusalReason;
 
 use super::answers::About;
 use super::{Driver, Halt, Step};
+
+/// The commit of a server's session mark cleared, still to be awaited.
+type SessionCleared =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 use crate::mode::ModeWatch;
 
 impl Driver {
@@ -25,8 +29,13 @@ impl Driver {
         patch: BindingPatch,
     ) -> Result<Step<T>, Halt> {
         let msisdn = binding.account.msisdn.clone();
-        self.log_out(&msisdn, About::binding(binding), mode).await?;
-        self.logout_after(binding, reason, settle, patch).await
+        let cleared = self.log_out(&msisdn, About::binding(binding), mode).await?;
+        let step = self.logout_after(binding, reason, settle, patch).await?;
+        // Queued before the close, so committed with it or before it.
+        if let Some(cleared) = cleared {
+            cleared.await?;
+        }
+        Ok(step)
     }
 
     /// The number is no reseller: logged out, its account settled `NON_RESELLER`.
@@ -46,14 +55,16 @@ impl Driver {
     }
 
     /// `/logout` of `msisdn`; an answer, even a refusal (no such session), means the server no
-    /// longer holds that number, so the server's session mark is cleared. `false`: the logout
-    /// could not be read, and the server may still hold the number (the mark stays).
+    /// longer holds that number, so the server's session mark is cleared: the clearing is queued
+    /// and its commit returned, for the caller to await (with the close it rides along with).
+    /// `None`: the logout could not be read, and the server may still hold the number (the mark
+    /// stays).
     async fn log_out(
         &self,
         msisdn: &Msisdn,
         about: About,
         mode: &mut ModeWatch,
-    ) -> Result<bool, Halt> {
+    ) -> Result<Option<SessionCleared>, Halt> {
         let answered = match self
             .call(mode, about, || self.client.logout(msisdn))
             .await?
@@ -68,12 +79,12 @@ impl Driver {
                 false
             }
         };
-        if answered {
-            self.store
-                .set_server_session(self.server_id, None, Some(msisdn))
-                .await?;
-        }
-        Ok(answered)
+        Ok(answered.then(|| {
+            Box::pin(
+                self.store
+                    .set_server_session(self.server_id, None, Some(msisdn)),
+            ) as SessionCleared
+        }))
     }
 
     /// One session per server: before `binding`'s number logs in, a number whose session the
@@ -112,7 +123,9 @@ impl Driver {
             return Ok(());
         };
         tracing::info!(server = self.port, holder = %holder, msisdn = %msisdn, binding = binding.id, "The server may still hold an earlier number's session; logging that number out first.");
-        self.log_out(&holder, About::binding(binding), mode).await?;
+        if let Some(cleared) = self.log_out(&holder, About::binding(binding), mode).await? {
+            cleared.await?;
+        }
         Ok(())
     }
 
@@ -171,11 +184,10 @@ impl Driver {
         settle: Settle,
         patch: BindingPatch,
     ) -> Result<BindingState, StoreError> {
-        let state = self
-            .recorder()
+        // The server's own state moves in its loop: BUSY goes on to the next binding at once, and
+        // moves only when the server idles, drains or pauses.
+        self.recorder()
             .close_binding(binding, event, settle, patch)
-            .await?;
-        self.server_event(ServerEvent::BindingEnded).await;
-        Ok(state)
+            .await
     }
 }

@@ -152,7 +152,12 @@ impl Driver {
         mode: &mut ModeWatch,
     ) -> Result<BindingState, Halt> {
         self.server_event(ServerEvent::Working).await;
-        let mut seq = self.store.purchases_of_binding(binding.id).await?.len() as u32;
+        // A binding just opened has no purchases: no need to count them.
+        let mut seq = if binding.is_fresh() {
+            0
+        } else {
+            self.store.purchases_of_binding(binding.id).await?.len() as u32
+        };
         let mut session = Session::default();
         loop {
             self.checkpoint(mode).await?;
