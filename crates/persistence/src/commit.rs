@@ -58,6 +58,21 @@ impl std::fmt::Debug for Group {
     }
 }
 
+/// A write: a function of the connection or transaction it runs on, which may run twice (in a
+/// batch, then alone after the batch failed).
+pub(crate) trait Write<T>:
+    for<'t> Fn(&'t DatabaseExecutor<'t>) -> BoxFuture<'t, Result<T, StoreError>> + Send + Sync + 'static
+{
+}
+
+impl<T, F> Write<T> for F where
+    F: for<'t> Fn(&'t DatabaseExecutor<'t>) -> BoxFuture<'t, Result<T, StoreError>>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// The most writes one transaction takes; more wait for the next.
 const BATCH_MAX: usize = 512;
 
@@ -72,10 +87,7 @@ impl Store {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'t> Fn(&'t DatabaseExecutor<'t>) -> BoxFuture<'t, Result<T, StoreError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Write<T>,
     {
         self.queue(statements, write).await
     }
@@ -91,10 +103,7 @@ impl Store {
     ) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
     where
         T: Send + 'static,
-        F: for<'t> Fn(&'t DatabaseExecutor<'t>) -> BoxFuture<'t, Result<T, StoreError>>
-            + Send
-            + Sync
-            + 'static,
+        F: Write<T>,
     {
         let single = statements == Statements::One;
         let run: Run = Box::new(move |txn| {

@@ -1,8 +1,6 @@
 //! The books when an answer is missing: a number whose balance after its last purchase could
 //! not be read still ends with its true last balance, the one that said it was exhausted.
 
-use std::sync::Arc;
-
 use simrotor_domain::{AccountState, Rupiah};
 use simrotor_persistence::{AnswerFilter, AnswerKind};
 use simrotor_slot::{Call, ProtocolProblem, SlotError};
@@ -31,10 +29,7 @@ async fn an_unread_balance_after_the_last_purchase_leaves_the_exhausting_one_as_
         }),
     );
     let calls = double.calls();
-    let mut setup = Setup::new(sim, 1, numbers);
-    setup.ports = Some(vec![port]);
-    setup.double = Some((0, Arc::new(double)));
-    let mut world = World::start(setup).await;
+    let mut world = World::start(Setup::one_scripted(sim, numbers, port, double)).await;
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 

@@ -3,8 +3,6 @@
 //! server needs and one `balance_pulsa` (the balance after a purchase is the one before the
 //! next).
 
-use std::sync::Arc;
-
 use simrotor_domain::AccountState;
 use simrotor_test_support::ScriptedSlot;
 
@@ -21,10 +19,7 @@ async fn a_number_costs_the_protocols_minimum_calls_and_no_more() {
     let port = free_port();
     let double = ScriptedSlot::over_port(port, Box::new(|_, _, _| None));
     let calls = double.calls();
-    let mut setup = Setup::new(sim, 1, vec![m.clone()]);
-    setup.ports = Some(vec![port]);
-    setup.double = Some((0, Arc::new(double)));
-    let mut world = World::start(setup).await;
+    let mut world = World::start(Setup::one_scripted(sim, vec![m.clone()], port, double)).await;
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 

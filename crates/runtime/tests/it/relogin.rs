@@ -1,8 +1,6 @@
 //! A session that expires in the middle of a binding is logged in again on the same binding,
 //! within the same drive: the drive does not end on a binding that is still open.
 
-use std::sync::Arc;
-
 use simrotor_domain::{AccountState, Rupiah};
 use simrotor_slot::{Call, SlotError};
 use simrotor_test_support::ScriptedSlot;
@@ -29,10 +27,7 @@ async fn a_session_that_expires_while_listing_products_logs_in_again_in_the_same
         }),
     );
     let calls = double.calls();
-    let mut setup = Setup::new(sim, 1, vec![m.clone()]);
-    setup.ports = Some(vec![port]);
-    setup.double = Some((0, Arc::new(double)));
-    let mut world = World::start(setup).await;
+    let mut world = World::start(Setup::one_scripted(sim, vec![m.clone()], port, double)).await;
     world.finished().await;
     let (store, ledger, sim, _dir) = world.stop().await;
 

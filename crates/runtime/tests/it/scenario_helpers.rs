@@ -109,6 +109,19 @@ impl Setup {
             ports: None,
         }
     }
+
+    /// One server on `port`, reached through `double` (a scripted slot over that port).
+    pub fn one_scripted(
+        sim: SimulatorConfig,
+        numbers: Vec<Msisdn>,
+        port: u16,
+        double: impl SlotClient + 'static,
+    ) -> Self {
+        let mut setup = Setup::new(sim, 1, numbers);
+        setup.ports = Some(vec![port]);
+        setup.double = Some((0, Arc::new(double)));
+        setup
+    }
 }
 
 /// A running runtime against a running simulator.

@@ -3,8 +3,6 @@
 //! whose logout could not be read is logged out before the next number logs in, and a login
 //! refused because the server is in use logs the holder out and tries once more.
 
-use std::sync::Arc;
-
 use simrotor_domain::{AccountState, Msisdn, Rupiah};
 use simrotor_persistence::{AnswerFilter, AnswerKind};
 use simrotor_slot::{Call, ProtocolProblem, RawBody, SlotError};
@@ -41,10 +39,7 @@ async fn two_numbers_one_server(lost_logouts: u32) -> (Vec<String>, Msisdn, Msis
         }),
     );
     let calls = double.calls();
-    let mut setup = Setup::new(sim, 1, numbers.clone());
-    setup.ports = Some(vec![port]);
-    setup.double = Some((0, Arc::new(double)));
-    let mut world = World::start(setup).await;
+    let mut world = World::start(Setup::one_scripted(sim, numbers.clone(), port, double)).await;
     world.finished().await;
     let row = world.server_row(port).await;
     assert_eq!(row.session_msisdn, None, "the last number was logged out");
