@@ -11,11 +11,7 @@ use simrotor_persistence::{Binding, BindingPatch, Settle, StoreError};
 use simrotor_slot::RefusalReason;
 
 use super::answers::About;
-use super::{Driver, Halt, Step};
-
-/// The commit of a server's session mark cleared, still to be awaited.
-type SessionCleared =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+use super::{Committing, Driver, Halt, Step};
 use crate::mode::ModeWatch;
 
 impl Driver {
@@ -64,7 +60,7 @@ impl Driver {
         msisdn: &Msisdn,
         about: About,
         mode: &mut ModeWatch,
-    ) -> Result<Option<SessionCleared>, Halt> {
+    ) -> Result<Option<Committing>, Halt> {
         let answered = match self
             .call(mode, about, || self.client.logout(msisdn))
             .await?
@@ -83,7 +79,7 @@ impl Driver {
             Box::pin(
                 self.store
                     .set_server_session(self.server_id, None, Some(msisdn)),
-            ) as SessionCleared
+            ) as Committing
         }))
     }
 

@@ -98,6 +98,11 @@ struct Session {
     pulsa: Option<Rupiah>,
 }
 
+/// A write queued in the store whose commit is still to be awaited (a purchase's acceptance, a
+/// server's session mark cleared): it rides in the next batch meanwhile.
+type Committing =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+
 /// The things a server needs to drive its bindings.
 #[derive(Clone)]
 pub struct Driver {

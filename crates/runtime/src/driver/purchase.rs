@@ -12,14 +12,9 @@ use simrotor_slot::{
 };
 
 use super::answers::{About, raw, raw_error};
-use super::{Driver, Halt, Session, Step};
+use super::{Committing, Driver, Halt, Session, Step};
 use crate::mode::ModeWatch;
 use crate::otp::{OtpPurpose, OtpWaiter};
-
-/// The commit of a purchase's acceptance, still to be awaited.
-type AcceptedCommit = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<(), simrotor_persistence::StoreError>> + Send>,
->;
 
 /// What one purchase left behind.
 enum Bought {
@@ -321,7 +316,7 @@ impl Driver {
         binding: &mut Binding,
         purchase: &mut Purchase,
         known: &mut Option<Rupiah>,
-        mut accepted: Option<AcceptedCommit>,
+        mut accepted: Option<Committing>,
         mode: &mut ModeWatch,
     ) -> Result<Bought, Halt> {
         let msisdn = binding.account.msisdn.clone();
