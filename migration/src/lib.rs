@@ -8,6 +8,7 @@ mod m20261124_000002_suspect_resolution;
 mod m20261201_000001_sessions_and_answers;
 mod m20261202_000001_unique_trx_id;
 mod m20261203_000001_sms_channels;
+mod m20261204_000001_books;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_sessions_and_answers::Migration),
             Box::new(m20261202_000001_unique_trx_id::Migration),
             Box::new(m20261203_000001_sms_channels::Migration),
+            Box::new(m20261204_000001_books::Migration),
         ]
     }
 }

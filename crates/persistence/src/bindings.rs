@@ -29,6 +29,49 @@ pub struct Binding {
     /// into the one and sets the other once without reading the row back.
     raw: Option<serde_json::Value>,
     has_balance_start: bool,
+    /// The row's `trail` as last written: each move appends its state to it.
+    trail: Vec<TrailStep>,
+}
+
+/// One step of a binding's trail: a state it entered, and when (UTC). The trail is written with
+/// the move itself, so a number's history reads it from the binding's row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrailStep {
+    /// The state's stored name (`BOUND`, `OTP_REQUESTED`, …, `LOGGED_OUT`, `FAILED`).
+    pub state: String,
+    pub at: DateTime<Utc>,
+}
+
+impl TrailStep {
+    fn now(state: BindingState, at: DateTime<Utc>) -> Self {
+        TrailStep {
+            state: state.as_str().to_owned(),
+            at,
+        }
+    }
+}
+
+/// A stored trail, read back; a row from before trails were kept has none.
+pub(crate) fn parse_trail(
+    id: i64,
+    trail: Option<serde_json::Value>,
+) -> Result<Vec<TrailStep>, StoreError> {
+    match trail {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| StoreError::corrupt("bindings", id, format!("trail: {e}"))),
+    }
+}
+
+/// Now, to the microsecond PostgreSQL keeps: a trail step's time in the JSON is then the same
+/// instant as the row's own columns on either database.
+fn now_micros() -> DateTime<Utc> {
+    use chrono::SubsecRound as _;
+    Utc::now().trunc_subsecs(6)
+}
+
+fn trail_json(trail: &[TrailStep]) -> serde_json::Value {
+    serde_json::to_value(trail).unwrap_or(serde_json::Value::Null)
 }
 
 /// The row's answers stay out of a debug print: they are evidence, kept in the database.
@@ -176,6 +219,7 @@ pub enum Settle {
 struct Written {
     raw: Option<serde_json::Value>,
     has_balance_start: bool,
+    trail: Vec<TrailStep>,
 }
 
 pub(crate) fn merge_raw(
@@ -195,8 +239,9 @@ impl Store {
     /// Opens a binding in `BOUND` for a lease. Fails with `LeaseLost` if the account is no longer
     /// leased to this server by this owner (a reclaimed lease is never acted on).
     pub async fn open_binding(&self, lease: Lease) -> Result<Binding, StoreError> {
-        let now = Utc::now();
+        let now = now_micros();
         let state = BindingState::INITIAL;
+        let trail = vec![TrailStep::now(state, now)];
         let row = binding::ActiveModel {
             account_id: Set(lease.account.id),
             server_id: Set(lease.server_id),
@@ -211,6 +256,7 @@ impl Store {
             balance_last: Set(None),
             device_id: Set(None),
             raw: Set(None),
+            trail: Set(Some(trail_json(&trail))),
             created_at: Set(now),
             updated_at: Set(now),
             ended_at: Set(None),
@@ -259,6 +305,7 @@ impl Store {
             version: 0,
             raw: None,
             has_balance_start: false,
+            trail,
         })
     }
 
@@ -297,6 +344,7 @@ impl Store {
         binding.version += 1;
         binding.raw = written.raw;
         binding.has_balance_start = written.has_balance_start;
+        binding.trail = written.trail;
         Ok(next)
     }
 
@@ -307,7 +355,7 @@ impl Store {
         next: BindingState,
         patch: BindingPatch,
     ) -> Result<Written, StoreError> {
-        let now = Utc::now();
+        let now = now_micros();
         let mut update = binding::Entity::update_many()
             .col_expr(binding::Column::State, Expr::value(next.as_str()))
             .col_expr(binding::Column::Version, Expr::value(binding.version + 1))
@@ -338,6 +386,9 @@ impl Store {
         if let Some(d) = patch.device_id {
             update = update.col_expr(binding::Column::DeviceId, Expr::value(d));
         }
+        let mut trail = binding.trail.clone();
+        trail.push(TrailStep::now(next, now));
+        update = update.col_expr(binding::Column::Trail, Expr::value(trail_json(&trail)));
         let raw = match patch.raw {
             Some(raw) => {
                 let merged = merge_raw(binding.raw.clone(), raw);
@@ -362,6 +413,7 @@ impl Store {
         Ok(Written {
             raw,
             has_balance_start,
+            trail,
         })
     }
 
@@ -485,6 +537,7 @@ impl Store {
             state: BindingState::from_stored(&row.state, row.end_reason.as_deref())?,
             version: row.version,
             has_balance_start: row.balance_start.is_some(),
+            trail: parse_trail(row.id, row.trail)?,
             raw: row.raw,
         }))
     }

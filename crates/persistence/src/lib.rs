@@ -13,6 +13,7 @@ mod commit;
 mod connect;
 pub mod entity;
 mod error;
+mod history;
 mod home;
 pub mod import;
 mod purchases;
@@ -21,17 +22,20 @@ mod runtime_claim;
 mod servers;
 mod sms_channels;
 mod suspects;
+mod vouchers;
 
 pub use accounts::{
     AccountFilter, AccountRow, Lease, LeaseOwner, LeasedAccount, NewAccount, ReleasedLease,
 };
 pub use answers::{AnswerFilter, AnswerKind, NewUnusableAnswer, UnusableAnswer};
-pub use bindings::{Binding, BindingPatch, BindingRecord, Settle, Transacting};
+pub use bindings::{Binding, BindingPatch, BindingRecord, Settle, TrailStep, Transacting};
 pub use connect::{Store, StoreOptions, Synchronous};
 pub use error::StoreError;
+pub use history::{BindingHistory, NumberHistory};
 pub use purchases::{Purchase, PurchaseIntent, PurchaseOutcome, attempt_key};
 pub use recap::{BatchRecap, NumberCounts, PulsaSums, Recap, SinceTotals, TrxCounts};
 pub use runtime_claim::RuntimeClaim;
 pub use servers::{OpenBindingView, ServerMove, ServerOverview, ServerRow, ServerSeed};
 pub use sms_channels::SmsChannel;
 pub use suspects::Suspect;
+pub use vouchers::{HourTotals, VoucherCursor, VoucherFilter, VoucherRow, VoucherStatus};

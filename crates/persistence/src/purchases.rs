@@ -23,6 +23,8 @@ pub struct PurchaseIntent {
     /// The purchase's number within its binding (1, 2, …): with the binding id, its attempt key.
     pub seq: u32,
     pub product_id: String,
+    /// The product's name as the server listed it, when it gave one.
+    pub product_name: Option<String>,
     pub limit_harga: Rupiah,
     pub price: Rupiah,
     pub pulsa_awal: Rupiah,
@@ -115,6 +117,7 @@ impl Store {
             trx_id: Set(None),
             t_id: Set(None),
             product_id: Set(intent.product_id.clone()),
+            product_name: Set(intent.product_name.clone()),
             limit_harga: Set(intent.limit_harga.as_i64()),
             price: Set(intent.price.as_i64()),
             pulsa_awal: Set(intent.pulsa_awal.as_i64()),

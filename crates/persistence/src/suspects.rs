@@ -63,7 +63,7 @@ impl Suspect {
 }
 
 /// The ports of `server_ids`, in one query.
-async fn ports_of<C: ConnectionTrait>(
+pub(crate) async fn ports_of<C: ConnectionTrait>(
     conn: &C,
     server_ids: impl IntoIterator<Item = i64>,
 ) -> Result<HashMap<i64, u16>, StoreError> {

@@ -19,6 +19,7 @@ impl Buy {
             intent: PurchaseIntent {
                 seq,
                 product_id: "VCR-10".to_owned(),
+                product_name: Some("Voucher 10.000".to_owned()),
                 limit_harga: Rupiah::new(10_500),
                 price: Rupiah::new(10_000),
                 pulsa_awal: Rupiah::new(pulsa_awal),
@@ -31,6 +32,7 @@ impl Buy {
     /// Another product, price and limit.
     pub fn of(mut self, product_id: &str, price: u64, limit_harga: u64) -> Self {
         self.intent.product_id = product_id.to_owned();
+        self.intent.product_name = None;
         self.intent.price = Rupiah::new(price);
         self.intent.limit_harga = Rupiah::new(limit_harga);
         self
@@ -49,6 +51,16 @@ impl Buy {
             ..PurchaseOutcome::default()
         };
         self.outcome = Some((event, outcome));
+        self
+    }
+
+    /// The voucher the outcome brought (after [`Buy::ended`]).
+    pub fn voucher(mut self, code: &str) -> Self {
+        let (_, outcome) = self
+            .outcome
+            .as_mut()
+            .expect("a voucher goes with an outcome");
+        outcome.voucher = Some(code.to_owned());
         self
     }
 

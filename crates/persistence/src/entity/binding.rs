@@ -22,6 +22,9 @@ pub struct Model {
     pub balance_last: Option<i64>,
     pub device_id: Option<String>,
     pub raw: Option<Json>,
+    /// Each state the binding entered and when (`[{"state": "BOUND", "at": …}, …]`),
+    /// written with the move itself: the number's history.
+    pub trail: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,

@@ -15,6 +15,8 @@ pub struct Model {
     pub trx_id: Option<String>,
     pub t_id: Option<String>,
     pub product_id: String,
+    /// The product's name as the server listed it when it was bought, when it gave one.
+    pub product_name: Option<String>,
     pub limit_harga: i64,
     pub price: i64,
     pub pulsa_awal: i64,

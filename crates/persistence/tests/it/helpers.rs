@@ -413,3 +413,15 @@ pub async fn reassign_lease(store: &Store, account_id: i64, server_id: i64) {
         .expect("reassign the lease");
     assert_eq!(res.rows_affected, 1);
 }
+
+/// Sets when purchase `id` was made, as if it had been bought then.
+pub async fn set_bought_at(store: &Store, id: i64, at: DateTime<Utc>) {
+    use simrotor_persistence::entity::transaction;
+    let res = transaction::Entity::update_many()
+        .col_expr(transaction::Column::CreatedAt, Expr::value(at))
+        .filter(transaction::Column::Id.eq(id))
+        .exec(store.connection())
+        .await
+        .expect("backdate the purchase");
+    assert_eq!(res.rows_affected, 1);
+}

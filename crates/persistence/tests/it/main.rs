@@ -9,6 +9,7 @@
 mod helpers;
 
 mod bindings;
+mod books;
 mod import;
 mod leases;
 mod migrations;

@@ -96,12 +96,15 @@ impl Driver {
     }
 
     /// The first wanted product the balance affords within `limit_harga`.
-    fn choose<'a>(&self, products: &'a [Product], balance: Rupiah) -> Option<(&'a str, Rupiah)> {
+    fn choose<'a>(
+        &self,
+        products: &'a [Product],
+        balance: Rupiah,
+    ) -> Option<(&'a Product, Rupiah)> {
         self.settings.wanted.iter().find_map(|want| {
             let p = products.iter().find(|p| &p.id == want)?;
             let price = p.price?;
-            (price <= self.settings.limit_harga && price <= balance)
-                .then_some((p.id.as_str(), price))
+            (price <= self.settings.limit_harga && price <= balance).then_some((p, price))
         })
     }
 
@@ -161,13 +164,14 @@ impl Driver {
                 return Ok(Bought::Unreadable(raw_error(&e)));
             }
         };
-        let Some((product_id, price)) = self.choose(products, before) else {
+        let Some((product, price)) = self.choose(products, before) else {
             tracing::info!(server = self.port, msisdn = %msisdn, pulsa = %before, "The pulsa is exhausted.");
             return Ok(Bought::Exhausted(before));
         };
         let intent = PurchaseIntent {
             seq,
-            product_id: product_id.to_owned(),
+            product_id: product.id.clone(),
+            product_name: product.name.clone(),
             limit_harga: self.settings.limit_harga,
             price,
             pulsa_awal: before,
@@ -185,12 +189,12 @@ impl Driver {
             .recorder()
             .purchase_intent(binding.transacting()?, intent)
             .await?;
-        tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, attempt = %purchase.attempt_key, product = product_id, price = %price, pulsa_awal = %before, "Buying.");
+        tracing::info!(server = self.port, msisdn = %msisdn, binding = binding.id, attempt = %purchase.attempt_key, product = %product.id, price = %price, pulsa_awal = %before, "Buying.");
         let bought = self
             .client
             .buy(
                 &msisdn,
-                product_id,
+                &product.id,
                 &binding.account.email,
                 self.settings.limit_harga,
             )
