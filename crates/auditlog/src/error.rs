@@ -78,13 +78,13 @@ pub enum FilterError {
         source: simrotor_domain::MsisdnError,
     },
     #[error(
-        "--since {value:?}: expected a duration back from now (2h, 30m, 1h 30m), a local date-time \
+        "{flag} {value:?}: expected a duration back from now (2h, 30m, 1h 30m), a local date-time \
          (2026-11-24T08:00, 2026-11-24T08:00:00, 2026-11-24 08:00, 2026-11-24) or an RFC 3339 time \
          with its offset (2026-11-24T08:00:00+07:00)"
     )]
-    Since { value: String },
-    #[error("--since {value:?}: that time does not exist in the local time zone (a DST gap)")]
-    SinceInGap { value: String },
+    Since { flag: &'static str, value: String },
+    #[error("{flag} {value:?}: that time does not exist in the local time zone (a DST gap)")]
+    SinceInGap { flag: &'static str, value: String },
     #[error("--level {value:?}: expected one of error, warn, info, debug, trace")]
     Level { value: String },
 }

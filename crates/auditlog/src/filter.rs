@@ -132,7 +132,18 @@ pub fn parse_level(value: &str) -> Result<Level, FilterError> {
 
 /// `--since` as the operator means it: now, on this machine's clock and time zone.
 pub fn parse_since(value: &str) -> Result<DateTime<Utc>, FilterError> {
-    parse_since_at(value, Utc::now(), &Local)
+    parse_when("--since", value)
+}
+
+/// A moment the operator names for `flag` (`--since`, `--until`, a query's `since`), read as
+/// [`parse_since_at`] reads it, now, on this machine's clock and time zone; an error names
+/// `flag`.
+pub fn parse_when(flag: &'static str, value: &str) -> Result<DateTime<Utc>, FilterError> {
+    parse_since_at(value, Utc::now(), &Local).map_err(|e| match e {
+        FilterError::Since { value, .. } => FilterError::Since { flag, value },
+        FilterError::SinceInGap { value, .. } => FilterError::SinceInGap { flag, value },
+        other => other,
+    })
 }
 
 /// `--since`: a duration back from `now` (`2h`, `30m`, `1h 30m`), an RFC 3339 time with its
@@ -146,6 +157,7 @@ pub fn parse_since_at<Tz: TimeZone>(
 ) -> Result<DateTime<Utc>, FilterError> {
     let text = value.trim();
     let bad = || FilterError::Since {
+        flag: "--since",
         value: value.to_owned(),
     };
     if text.is_empty() {
@@ -180,6 +192,7 @@ pub fn parse_since_at<Tz: TimeZone>(
         .earliest()
         .map(|at| at.with_timezone(&Utc))
         .ok_or_else(|| FilterError::SinceInGap {
+            flag: "--since",
             value: value.to_owned(),
         })
 }

@@ -23,7 +23,9 @@ mod render;
 
 pub use error::{AuditError, BadLine, FilterError, ParseError};
 pub use files::{AuditFile, discover};
-pub use filter::{Filter, Matcher, parse_level, parse_msisdn, parse_since, parse_since_at};
+pub use filter::{
+    Filter, Matcher, parse_level, parse_msisdn, parse_since, parse_since_at, parse_when,
+};
 pub use follow::{Follower, Poll};
 pub use line::{AuditLine, EventKind, Level};
 pub use read::{BadLines, Matched, Position, ReadOutcome, ReadStats, read_all, read_tail};

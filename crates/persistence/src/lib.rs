@@ -38,4 +38,6 @@ pub use runtime_claim::RuntimeClaim;
 pub use servers::{OpenBindingView, ServerMove, ServerOverview, ServerRow, ServerSeed};
 pub use sms_channels::SmsChannel;
 pub use suspects::Suspect;
-pub use vouchers::{HourTotals, VoucherCursor, VoucherFilter, VoucherRow, VoucherStatus};
+pub use vouchers::{
+    HourTotals, VoucherCursor, VoucherFilter, VoucherRow, VoucherStatus, VoucherSummary, local_time,
+};

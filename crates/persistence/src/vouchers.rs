@@ -141,6 +141,82 @@ impl VoucherRow {
     }
 }
 
+impl VoucherRow {
+    /// The export's columns, in the order of [`VoucherRow::record`].
+    pub const HEADER: [&'static str; 15] = [
+        "time",
+        "voucher",
+        "product_id",
+        "product_name",
+        "price",
+        "msisdn",
+        "batch",
+        "server",
+        "trx_id",
+        "pulsa_before",
+        "pulsa_after",
+        "status",
+        "note",
+        "resolution",
+        "id",
+    ];
+
+    /// The row as the export writes it: the time in this machine's zone with its offset (to the
+    /// second), money as whole rupiah digits a spreadsheet sums, a suspect's resolution in
+    /// words (`unresolved` until the operator resolves it).
+    pub fn record(&self) -> [String; 15] {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let resolution = match (self.status, &self.resolved_by) {
+            (_, Some(by)) => format!(
+                "resolved by {by} at {}: {}",
+                local_time(self.resolved_at.unwrap_or(self.time)),
+                self.resolution.as_deref().unwrap_or_default()
+            ),
+            (TrxStatus::Suspect, None) => "unresolved".to_owned(),
+            _ => String::new(),
+        };
+        [
+            local_time(self.time),
+            opt(&self.voucher),
+            self.product_id.clone(),
+            opt(&self.product_name),
+            self.price.get().to_string(),
+            self.msisdn.clone(),
+            self.batch.clone(),
+            self.server.map(|p| p.to_string()).unwrap_or_default(),
+            opt(&self.trx_id),
+            self.pulsa_before.get().to_string(),
+            self.pulsa_after
+                .map(|p| p.get().to_string())
+                .unwrap_or_default(),
+            self.status.name().to_owned(),
+            opt(&self.note),
+            resolution,
+            self.id.to_string(),
+        ]
+    }
+}
+
+/// `2026-12-01T15:10:00+07:00`: a moment as the operator reads it, in this machine's zone.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// How many purchases an export holds and what they cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VoucherSummary {
+    pub count: u64,
+    pub total_price: Rupiah,
+}
+
+impl VoucherSummary {
+    pub fn add(&mut self, row: &VoucherRow) {
+        self.count += 1;
+        self.total_price = self.total_price + row.price;
+    }
+}
+
 /// Where the next page of an export starts: after this purchase's time and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoucherCursor {

@@ -92,7 +92,7 @@ pub fn server_views(
     views
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(super) fn store_error(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "An admin request failed on the database.");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

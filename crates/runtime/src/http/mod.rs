@@ -12,9 +12,11 @@
 //! - [`reply`]: the one shape of every error answer, actix-web's own included;
 //! - [`otp`]: `POST /sms`, the operator's OTP, the waiting list;
 //! - [`sms`]: the forwarder apps' intakes `/sms/<app>`, the SMS view, the channels' reload;
-//! - [`admin`]: the views, the actions, `/metrics`, `/health` and the page.
+//! - [`admin`]: the views, the actions, `/metrics`, `/health` and the page;
+//! - [`books`]: the vouchers, a number's history, the hourly series.
 
 mod admin;
+mod books;
 mod guard;
 mod otp;
 mod reply;
@@ -169,6 +171,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/today", web::get().to(admin::today))
         .route("/api/suspects", web::get().to(admin::suspects))
         .route("/api/suspects/{id}/resolve", web::post().to(admin::resolve))
+        .route("/api/vouchers", web::get().to(books::vouchers))
+        .route("/api/history/{msisdn}", web::get().to(books::history))
+        .route("/api/hourly", web::get().to(books::hourly))
         .route("/pool/refilled", web::post().to(admin::pool_refilled));
 }
 
@@ -176,7 +181,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint (see docs/admin-api.md: GET /, /health, /metrics, /api/servers, /api/otp, /api/sms, /api/batches, /api/suspects; POST /sms, /sms/APP, /api/otp, /api/servers/PORT/ACTION)",
+        "no such endpoint (see docs/admin-api.md: GET /, /health, /metrics, /api/servers, /api/otp, /api/sms, /api/batches, /api/suspects, /api/vouchers, /api/history/MSISDN, /api/hourly; POST /sms, /sms/APP, /api/otp, /api/servers/PORT/ACTION)",
     ))
 }
 

@@ -9,6 +9,7 @@ mod helpers;
 mod scenario_helpers;
 
 mod admin;
+mod admin_books;
 mod admin_errors;
 mod admin_otp;
 mod books;
