@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use simrotor_config::{ForwardAs, ForwarderSecret};
-use simrotor_domain::{AccountState, BatchId};
+use simrotor_domain::{AccountState, BatchId, Msisdn};
+use simrotor_persistence::VoucherStatus;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +74,38 @@ pub enum Command {
     Recap {
         #[arg(long, value_parser = parse_batch)]
         batch: Option<BatchId>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The vouchers to sell: one row per purchase with its voucher code, product, price, number,
+    /// batch, server, trx id, pulsa before → after and time; SUKSES rows unless --status says
+    /// otherwise. CSV for the spreadsheet, JSON for programs; the count and total price after
+    /// the table (on stderr for CSV and JSON). The same range exported twice gives the same file.
+    Vouchers {
+        #[arg(long, value_parser = parse_batch)]
+        batch: Option<BatchId>,
+        /// Bought since then: a duration back from now (2h), a local date or time
+        /// (2026-12-01, 2026-12-01 08:00) or RFC 3339.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Bought before then (same forms as --since).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+        /// sukses (the vouchers), suspect (marked with their resolution) or all.
+        #[arg(long, default_value = "sukses", value_parser = parse_voucher_status)]
+        status: VoucherStatus,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to this file (whole or not at all) instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// A number's story: its bindings in order (server, states with times, why each ended,
+    /// pulsa start → last), its purchases, and its suspects with their resolution.
+    History {
+        /// The number, in any form (08…, +62…, 62…).
+        #[arg(value_parser = parse_msisdn)]
+        msisdn: Msisdn,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -447,6 +480,15 @@ pub enum Format {
 
 fn parse_batch(s: &str) -> Result<BatchId, String> {
     BatchId::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_voucher_status(s: &str) -> Result<VoucherStatus, String> {
+    s.parse()
+        .map_err(|e: simrotor_persistence::StoreError| e.to_string())
+}
+
+fn parse_msisdn(s: &str) -> Result<Msisdn, String> {
+    Msisdn::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_status(s: &str) -> Result<AccountState, String> {

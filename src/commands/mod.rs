@@ -6,6 +6,7 @@ mod answers;
 mod config;
 mod daemon;
 mod demo;
+mod history;
 mod import;
 mod ledger_check;
 mod logs;
@@ -18,6 +19,7 @@ mod run;
 mod servers;
 mod sim;
 mod sms;
+mod vouchers;
 mod watch;
 
 use std::process::ExitCode;
@@ -49,6 +51,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => accounts::run(&config, batch, status, limit, format).await,
         Command::Servers { format } => servers::run(&config, &client()?, format).await,
         Command::Recap { batch, format } => recap::run(&config, batch, format).await,
+        Command::Vouchers {
+            batch,
+            since,
+            until,
+            status,
+            format,
+            output,
+        } => {
+            let args = vouchers::VoucherArgs {
+                batch,
+                since,
+                until,
+                status,
+                format,
+                output,
+            };
+            vouchers::run(&config, args).await
+        }
+        Command::History { msisdn, format } => history::run(&config, msisdn, format).await,
         Command::Sim(args) => sim::run(config, args).await,
         Command::Run { until_empty, batch } => {
             let listen = admin.unwrap_or(&config.admin.listen).to_owned();

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod answers;
+mod books;
 mod browser;
 mod chaos;
 mod config;
