@@ -250,6 +250,10 @@ pub struct DemoArgs {
     /// Keep the demo's database and logs in this directory instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Keep the runtime and its page up once the pool is empty (the servers idle, an import
+    /// feeds them), until Ctrl-C; then the recap and the ledger check as usual.
+    #[arg(long)]
+    pub stay: bool,
     /// No SMS forwarding: every OTP waits for the operator (`simrotor otp`, `watch`, the page).
     #[arg(long, conflicts_with = "forwarder")]
     pub no_forwarder: bool,

@@ -156,7 +156,7 @@ pub async fn run(
 
     let started = Instant::now();
     let options = RunOptions {
-        until_empty: true,
+        until_empty: !args.stay,
         batch: None,
         admin_addr: Some(admin_addr),
     };
@@ -165,6 +165,9 @@ pub async fn run(
         .context("cannot start the runtime")?;
     if let Some(api) = &running.admin {
         eprintln!("Admin API and live page: {}", api.url("/"));
+        if args.stay {
+            eprintln!("The page stays up when the pool is empty; Ctrl-C ends the demo.");
+        }
     }
     let progress_store = store.clone();
     let total = u64::from(args.accounts);

@@ -22,7 +22,8 @@ use crate::audit;
 use crate::otp::Waiting;
 use crate::supervisor::{Action, ModeView, ModeViews, Operate, OperateError};
 
-/// The page at `/`: one file, no build step; it polls `/api/servers` and posts OTPs.
+/// The page at `/`: one file, no build step. It polls `/api/servers` (and posts OTPs) every 2 s,
+/// and the books (`/api/batches`, `/api/hourly`, `/api/suspects`, `/api/today`) every 15 s.
 const PAGE: &str = include_str!("page.html");
 
 /// One server as the operator sees it (`docs/admin-api.md`, ServerView).
