@@ -39,7 +39,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Transactions::Table)
-                    .add_column(&mut string_null(Transactions::ProductName))
+                    .add_column(string_null(Transactions::ProductName))
                     .to_owned(),
             )
             .await?;
@@ -47,7 +47,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Bindings::Table)
-                    .add_column(&mut json_binary_null(Bindings::Trail))
+                    .add_column(json_binary_null(Bindings::Trail))
                     .to_owned(),
             )
             .await?;

@@ -278,8 +278,8 @@ impl Store {
             // start: page N costs what page 1 does.
             q = q.filter(
                 Expr::tuple([
-                    Expr::col(transaction::Column::CreatedAt).into(),
-                    Expr::col(transaction::Column::Id).into(),
+                    Expr::col(transaction::Column::CreatedAt),
+                    Expr::col(transaction::Column::Id),
                 ])
                 .gt(Expr::tuple([Expr::value(c.time), Expr::value(c.id)])),
             );
