@@ -81,25 +81,7 @@ pub enum Command {
     /// batch, server, trx id, pulsa before → after and time; SUKSES rows unless --status says
     /// otherwise. CSV for the spreadsheet, JSON for programs; the count and total price after
     /// the table (on stderr for CSV and JSON). The same range exported twice gives the same file.
-    Vouchers {
-        #[arg(long, value_parser = parse_batch)]
-        batch: Option<BatchId>,
-        /// Bought since then: a duration back from now (2h), a local date or time
-        /// (2026-12-01, 2026-12-01 08:00) or RFC 3339.
-        #[arg(long, value_name = "WHEN")]
-        since: Option<String>,
-        /// Bought before then (same forms as --since).
-        #[arg(long, value_name = "WHEN")]
-        until: Option<String>,
-        /// sukses (the vouchers), suspect (marked with their resolution) or all.
-        #[arg(long, default_value = "sukses", value_parser = parse_voucher_status)]
-        status: VoucherStatus,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write to this file (whole or not at all) instead of standard output.
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Vouchers(VoucherArgs),
     /// A number's story: its bindings in order (server, states with times, why each ended,
     /// pulsa start → last), its purchases, and its suspects with their resolution.
     History {
@@ -260,6 +242,28 @@ pub struct DemoArgs {
     /// The simulator's knobs (latency, faults, …).
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+/// `simrotor vouchers`: which purchases, and how.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VoucherArgs {
+    #[arg(long, value_parser = parse_batch)]
+    pub batch: Option<BatchId>,
+    /// Bought since then: a duration back from now (2h), a local date or time
+    /// (2026-12-01, 2026-12-01 08:00) or RFC 3339.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Bought before then (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// sukses (the vouchers), suspect (marked with their resolution) or all.
+    #[arg(long, default_value = "sukses", value_parser = parse_voucher_status)]
+    pub status: VoucherStatus,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write to this file (whole or not at all) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `simrotor logs`: which events to show, and how.

@@ -51,24 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => accounts::run(&config, batch, status, limit, format).await,
         Command::Servers { format } => servers::run(&config, &client()?, format).await,
         Command::Recap { batch, format } => recap::run(&config, batch, format).await,
-        Command::Vouchers {
-            batch,
-            since,
-            until,
-            status,
-            format,
-            output,
-        } => {
-            let args = vouchers::VoucherArgs {
-                batch,
-                since,
-                until,
-                status,
-                format,
-                output,
-            };
-            vouchers::run(&config, args).await
-        }
+        Command::Vouchers(args) => vouchers::run(&config, args).await,
         Command::History { msisdn, format } => history::run(&config, msisdn, format).await,
         Command::Sim(args) => sim::run(config, args).await,
         Command::Run { until_empty, batch } => {

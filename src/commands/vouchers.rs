@@ -6,31 +6,19 @@
 //! that fails half-way never leaves half a file under the name.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use simrotor_config::Config;
-use simrotor_domain::BatchId;
 use simrotor_persistence::{VoucherFilter, VoucherRow, VoucherStatus, VoucherSummary, local_time};
 
 use super::open_store;
-use crate::cli::Format;
+use crate::cli::{Format, VoucherArgs};
 
 /// Rows read per query.
 const PAGE: u64 = 10_000;
-
-/// What the operator asked for.
-#[derive(Debug)]
-pub struct VoucherArgs {
-    pub batch: Option<BatchId>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub status: VoucherStatus,
-    pub format: Format,
-    pub output: Option<PathBuf>,
-}
 
 impl VoucherArgs {
     fn filter(&self) -> anyhow::Result<VoucherFilter> {
