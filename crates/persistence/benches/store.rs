@@ -9,6 +9,10 @@
 // A benchmark that cannot set up has nothing to report: it stops at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/postgres.rs"]
+mod postgres;
+use postgres::{drop_postgres, postgres_store};
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -37,33 +41,6 @@ async fn sqlite_store(dir: &std::path::Path, name: &str) -> Store {
     let mut opts = StoreOptions::new(format!("sqlite://{}", dir.join(name).display()));
     opts.synchronous = Synchronous::Full;
     Store::connect(&opts).await.expect("sqlite store")
-}
-
-/// A fresh database on the server behind `url`, dropped by the caller.
-async fn postgres_store(url: &str, name: &str) -> Store {
-    let admin = Store::connect_without_migrating(&StoreOptions::new(url))
-        .await
-        .expect("postgres");
-    let conn = admin.connection();
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop");
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create");
-    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
-    let mut opts = StoreOptions::new(format!("{base}/{name}"));
-    opts.max_connections = 20;
-    Store::connect(&opts).await.expect("postgres bench store")
-}
-
-async fn drop_postgres(url: &str, name: &str) {
-    if let Ok(admin) = Store::connect_without_migrating(&StoreOptions::new(url)).await {
-        let _ = admin
-            .connection()
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
 }
 
 async fn bench_import(store: &Store, csv: &std::path::Path, rows: usize) -> f64 {
@@ -342,7 +319,7 @@ async fn main() {
         Ok(url) => {
             run(
                 "postgres",
-                async |name: &str| postgres_store(&url, name).await,
+                async |name: &str| postgres_store(&url, name, Some(20)).await,
                 &csv,
                 rows,
                 trx,
