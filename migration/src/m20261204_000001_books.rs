@@ -4,9 +4,13 @@
 //!   bought (the id alone is what `trx_idv` takes, not what the operator sells by);
 //! - `bindings.trail`: each state the binding entered and when, written with the move itself,
 //!   so a number's history reads one row per binding instead of the audit log;
-//! - `ix_transactions_created` (created_at, id, status, price): the export's time range in its
-//!   order, and the hourly series of the page without touching the table;
-//! - `ix_transactions_batch_created` (batch_id, created_at, id): the export of one batch.
+//! - `ix_transactions_created` (created_at, id, status, price): an export of every status in
+//!   time order, and the hourly series of the page without touching the table;
+//! - `ix_transactions_status_created` (status, created_at, id): the export of one status (the
+//!   vouchers, the suspects) over a time range, in its order: an equality then the range, which
+//!   SQLite's planner takes even without statistics (it would otherwise take the status index
+//!   and sort, minutes at 10 M rows);
+//! - `ix_transactions_batch_created` (batch_id, status, created_at, id): the same for one batch.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -66,9 +70,21 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .name("ix_transactions_status_created")
+                    .table(Transactions::Table)
+                    .col(Transactions::Status)
+                    .col(Transactions::CreatedAt)
+                    .col(Transactions::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
                     .name("ix_transactions_batch_created")
                     .table(Transactions::Table)
                     .col(Transactions::BatchId)
+                    .col(Transactions::Status)
                     .col(Transactions::CreatedAt)
                     .col(Transactions::Id)
                     .to_owned(),
@@ -77,7 +93,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for index in ["ix_transactions_batch_created", "ix_transactions_created"] {
+        for index in [
+            "ix_transactions_batch_created",
+            "ix_transactions_status_created",
+            "ix_transactions_created",
+        ] {
             manager
                 .drop_index(
                     Index::drop()
