@@ -101,6 +101,8 @@ pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+#[cfg(test)]
+mod fuzz;
 // figment::Jail's closures return its large error type; that is its API, not ours.
 #[cfg(test)]
 #[allow(clippy::result_large_err)]

@@ -1105,6 +1105,8 @@ fn product(layout: &Layout, item: &Value) -> Result<Product, ProtocolProblem> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod real_answers;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! What simrotor's tests share, written once: test numbers, free loopback ports, waits with a
 //! deadline, and (behind features) purchases written through the store (`store`), a scriptable
-//! slot client (`slot`) and the store's books held against the simulator's ledger (`ledger`).
+//! slot client (`slot`), the store's books held against the simulator's ledger (`ledger`) and the
+//! property tests' strategies (`fuzz`).
 //!
 //! Used only as a dev-dependency: a panic here is how a test fails.
 
@@ -14,6 +15,8 @@ mod wait;
 mod books;
 #[cfg(feature = "store")]
 mod buy;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 #[cfg(feature = "slot")]
 mod scripted;
 
