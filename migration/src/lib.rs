@@ -9,6 +9,7 @@ mod m20261201_000001_sessions_and_answers;
 mod m20261202_000001_unique_trx_id;
 mod m20261203_000001_sms_channels;
 mod m20261204_000001_books;
+mod m20261205_000001_ownership;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_unique_trx_id::Migration),
             Box::new(m20261203_000001_sms_channels::Migration),
             Box::new(m20261204_000001_books::Migration),
+            Box::new(m20261205_000001_ownership::Migration),
         ]
     }
 }

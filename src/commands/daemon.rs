@@ -240,7 +240,52 @@ pub async fn stop(config: &Config) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Every runtime on the database that has not stopped cleanly: name, host, pid, the servers it
+/// is configured for, how many leases it holds and its last heartbeat (live or gone).
+async fn print_runtimes(config: &Config) {
+    let listed = async {
+        let store = super::open_store(config).await?;
+        let runtimes = store.runtimes().await?;
+        store.close().await?;
+        anyhow::Ok(runtimes)
+    }
+    .await;
+    match listed {
+        Ok(runtimes) if runtimes.is_empty() => {
+            println!("Runtimes on this database: none has a lease.");
+        }
+        Ok(runtimes) => {
+            println!("Runtimes on this database:");
+            for r in runtimes {
+                let age = humantime::format_duration(Duration::from_millis(
+                    u64::try_from(r.heartbeat_age_ms.max(0)).unwrap_or(0) / 100 * 100,
+                ));
+                println!(
+                    "  {} on {} (pid {}): servers {}, holds {}, last heartbeat {age} ago{}",
+                    r.name,
+                    r.host,
+                    r.pid,
+                    r.servers,
+                    r.holds,
+                    if r.is_live(config.ownership.expiry) {
+                        ""
+                    } else {
+                        " (gone: its servers are free to take over)"
+                    }
+                );
+            }
+        }
+        Err(e) => println!("Runtimes on this database: cannot read them ({e:#})."),
+    }
+}
+
 pub async fn status(config: &Config, client: &AdminClient) -> anyhow::Result<ExitCode> {
+    let code = admin_status(config, client).await?;
+    print_runtimes(config).await;
+    Ok(code)
+}
+
+async fn admin_status(config: &Config, client: &AdminClient) -> anyhow::Result<ExitCode> {
     let pid = running_pid(config);
     match client.get::<Health>("/health").await {
         Ok(health) => {

@@ -12,6 +12,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -21,7 +22,7 @@ use simrotor_persistence::{NewAccount, Store};
 use simrotor_runtime::start::{RunOptions, start};
 use simrotor_simulator::{Simulator, Strikes};
 
-use super::run::{http_client, until_done};
+use super::run::{http_client, release_servers, until_done};
 use super::{ledger_check, sim, store_options};
 use crate::cli::{DemoArgs, Forwarder};
 use crate::output::{self};
@@ -160,7 +161,7 @@ pub async fn run(
         batch: None,
         admin_addr: Some(admin_addr),
     };
-    let mut running = start(&config, store.clone(), &http_client, options)
+    let mut running = start(&config, store.clone(), Arc::new(http_client), options)
         .await
         .context("cannot start the runtime")?;
     if let Some(api) = &running.admin {
@@ -197,6 +198,7 @@ pub async fn run(
     if let Some(api) = running.admin.take() {
         api.stop().await;
     }
+    release_servers(&running).await;
 
     let recap = store.recap(None).await?;
     println!("Recap:");

@@ -56,41 +56,52 @@ pub async fn until_done(running: &mut Running) -> anyhow::Result<()> {
     }
 }
 
+/// A clean stop gives the servers' leases back (nobody takes them over: they wait for this
+/// runtime's next start). Best effort: unreleased leases expire by themselves.
+pub async fn release_servers(running: &Running) {
+    match running
+        .keeper
+        .send(simrotor_runtime::ownership::Release)
+        .await
+    {
+        Ok(Ok(n)) => tracing::info!(released = n, "Released the servers' leases."),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Could not release the servers' leases; they expire by themselves.")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not release the servers' leases; they expire by themselves.")
+        }
+    }
+}
+
 pub async fn run(
     config: Config,
     until_empty: bool,
     batch: Option<BatchId>,
     admin_addr: String,
 ) -> anyhow::Result<ExitCode> {
-    // One runtime per database, claimed before anything else (even the schema's migration): a
-    // second one would work the same servers twice, or migrate the schema under the first.
-    let store =
-        simrotor_persistence::Store::connect_without_migrating(&super::store_options(&config))
-            .await
-            .with_context(|| {
-                format!("cannot open the database {}", config.database.url.masked())
-            })?;
-    let claim = store.claim_runtime().await?;
-    store
-        .migrate()
+    // Several runtimes may share the database: each drives only the servers whose lease it
+    // holds (`[ownership]`), and a second one of the same name is refused at start.
+    let store = simrotor_persistence::Store::connect(&super::store_options(&config))
         .await
-        .context("cannot migrate the database")?;
-    let pidfile = super::daemon::Pidfile::create(&config)?;
+        .with_context(|| format!("cannot open the database {}", config.database.url.masked()))?;
     let options = RunOptions {
         until_empty,
         batch,
         admin_addr: Some(admin_addr),
     };
-    let mut running = start(&config, store.clone(), &http_client, options)
+    let mut running = start(&config, store.clone(), Arc::new(http_client), options)
         .await
         .context("cannot start the runtime")?;
+    // Written once the runtime is registered: a second one, refused, never overwrites it.
+    let pidfile = super::daemon::Pidfile::create(&config)?;
     tracing::info!(owner = running.owner.as_str(), "The runtime is running.");
     until_done(&mut running).await?;
     if let Some(api) = running.admin.take() {
         api.stop().await;
     }
-    // Released before the pool closes, so a restart right after finds the database free.
-    claim.release().await?;
+    // Released before the pool closes, so a restart right after finds its servers free.
+    release_servers(&running).await;
     store.close().await?;
     drop(pidfile);
     Ok(ExitCode::SUCCESS)

@@ -40,6 +40,7 @@ impl Rows for Servers {
             "purchases",
             "step age",
             "OTP?",
+            "owner",
         ]
     }
     fn rows(&self) -> Vec<Vec<String>> {
@@ -74,6 +75,11 @@ impl Rows for Servers {
                             age(Some(*since))
                         ),
                         _ => String::new(),
+                    },
+                    match (&s.owner, s.lease_expires_in_ms) {
+                        (Some(owner), Some(left)) if left < 0 => format!("{owner} (lease expired)"),
+                        (Some(owner), _) => owner.clone(),
+                        (None, _) => String::new(),
                     },
                 ]
             })

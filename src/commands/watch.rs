@@ -777,6 +777,8 @@ mod tests {
             otp_turn: None,
             otp_ahead: None,
             restarts: 0,
+            owner: None,
+            lease_expires_in_ms: None,
         }
     }
 

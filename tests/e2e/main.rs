@@ -17,5 +17,6 @@ mod import;
 mod listing;
 mod logs;
 mod operate;
+mod ownership;
 mod scenarios;
 mod sim;

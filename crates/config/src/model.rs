@@ -21,6 +21,7 @@ pub struct Config {
     pub otp: OtpConfig,
     pub sms: crate::SmsConfig,
     pub restart: RestartConfig,
+    pub ownership: OwnershipConfig,
     pub logging: LoggingConfig,
     pub admin: AdminConfig,
     pub daemon: DaemonConfig,
@@ -167,8 +168,9 @@ pub struct ServerOverride {
     pub enabled: Option<bool>,
 }
 
-/// One resource server as the runtime sees it: the defaults with its override applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One resource server as the runtime sees it: the defaults with its override applied. Kept
+/// with the server's row, so a runtime that takes the server over reaches it the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerSpec {
     pub port: u16,
     pub host: String,
@@ -308,6 +310,37 @@ impl Default for RestartConfig {
             backoff_max: Duration::from_secs(60),
             max_restarts: 5,
             window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Who drives which server when several runtimes share one database: each server is a lease
+/// in the database, renewed on a heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnershipConfig {
+    /// This runtime's name among those on the database (`simrotor status` lists them); two
+    /// live runtimes of one name are refused. Empty: the host's name.
+    pub name: String,
+    /// How often the leases are renewed.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// How long a lease lasts unless renewed; a runtime stops calling a server once it has not
+    /// renewed it for `expiry - heartbeat`, before anyone else may take it.
+    #[serde(with = "humantime_serde")]
+    pub expiry: Duration,
+    /// Also take over servers of other runtimes whose lease expired (that runtime died, hangs
+    /// or lost the database), not only this runtime's own `[servers]`.
+    pub takeover: bool,
+}
+
+impl Default for OwnershipConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            heartbeat: Duration::from_secs(2),
+            expiry: Duration::from_secs(10),
+            takeover: false,
         }
     }
 }
@@ -511,6 +544,18 @@ impl Config {
             self.restart.backoff_max,
         )?;
         positive("restart.window", self.restart.window)?;
+        positive("ownership.heartbeat", self.ownership.heartbeat)?;
+        if self.ownership.expiry < self.ownership.heartbeat * 2 {
+            return Err(ConfigError::invalid(
+                "ownership.expiry",
+                humantime::format_duration(self.ownership.expiry),
+                &format!(
+                    "must be at least twice ownership.heartbeat ({}), or every late heartbeat \
+                     loses the servers",
+                    humantime::format_duration(self.ownership.heartbeat)
+                ),
+            ));
+        }
         self.sms.validate()?;
         self.simulator.validate()?;
         Ok(())

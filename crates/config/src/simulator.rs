@@ -53,6 +53,10 @@ pub struct SimulatorConfig {
     /// Where each simulated SMS is also posted, as an SMS-forwarder app would.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_forwarder_url: Option<String>,
+    /// More URLs each SMS is posted to as well (an app with several webhooks: one per runtime
+    /// when several share the database).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sms_forwarder_also: Vec<String>,
     /// In which app's format each SMS is posted: `native` (simrotor's own `{"msisdn",
     /// "message", "received_at"}`) or an app's name (`smsforwarder`, `capcom6`, …).
     pub forward_as: ForwardAs,
@@ -208,6 +212,7 @@ impl Default for SimulatorConfig {
             suspect_rate: 0.0,
             transaction_otp: false,
             sms_forwarder_url: None,
+            sms_forwarder_also: Vec::new(),
             forward_as: ForwardAs::Native,
             forward_number: true,
             forward_secret: None,
@@ -334,14 +339,23 @@ impl SimulatorConfig {
         rate("simulator.suspect_rate", self.suspect_rate)?;
         nonzero("simulator.otp_ttl", self.otp_ttl)?;
         nonzero("simulator.token_ttl", self.token_ttl)?;
-        if let Some(url) = &self.sms_forwarder_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+        for (key, url) in self
+            .sms_forwarder_url
+            .iter()
+            .map(|u| ("simulator.sms_forwarder_url", u))
+            .chain(
+                self.sms_forwarder_also
+                    .iter()
+                    .map(|u| ("simulator.sms_forwarder_also", u)),
+            )
         {
-            return Err(ConfigError::invalid(
-                "simulator.sms_forwarder_url",
-                format!("{url:?}"),
-                "expected an http:// or https:// URL",
-            ));
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{url:?}"),
+                    "expected an http:// or https:// URL",
+                ));
+            }
         }
         if let Some(secret) = &self.forward_secret
             && secret.expose().trim().is_empty()

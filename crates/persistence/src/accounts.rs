@@ -264,14 +264,15 @@ impl Store {
         }
     }
 
-    /// Puts back into the pool the accounts leased by another owner before `leased_before` that
+    /// Puts back into the pool the accounts leased before `leased_before` by an owner not among
+    /// `live` (the runtimes that still run: this one, and those with a current heartbeat) that
     /// never got a binding (the process died between lease and bind). Accounts with an open
-    /// binding are not touched: start-up recovery resumes those bindings. Each account moves
-    /// through its transition function (`AccountEvent::Released`), compare-and-set on the lease
-    /// it was read with; the released ones are returned for the audit trail.
+    /// binding are not touched: whoever holds the server resumes those bindings. Each account
+    /// moves through its transition function (`AccountEvent::Released`), compare-and-set on the
+    /// lease it was read with; the released ones are returned for the audit trail.
     pub async fn release_stale_leases(
         &self,
-        current: &LeaseOwner,
+        live: &[LeaseOwner],
         leased_before: DateTime<Utc>,
     ) -> Result<Vec<ReleasedLease>, StoreError> {
         let open = Query::select()
@@ -281,7 +282,7 @@ impl Store {
             .to_owned();
         let stale = account::Entity::find()
             .filter(account::Column::Status.eq(AccountState::Leased.name()))
-            .filter(account::Column::LeaseOwner.ne(current.as_str()))
+            .filter(account::Column::LeaseOwner.is_not_in(live.iter().map(LeaseOwner::as_str)))
             .filter(account::Column::LeasedAt.lt(leased_before))
             .filter(account::Column::Id.not_in_subquery(open))
             .order_by_asc(account::Column::Id)

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, EntityTrait, PaginatorTrait,
+    QueryFilter,
 };
 use simrotor_domain::{
     AccountEvent, AccountState, BatchId, BindingEvent, BindingState, Msisdn, Rupiah, StateMachine,
@@ -511,6 +512,14 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// How many bindings are open, on any server of any runtime.
+    pub async fn open_binding_count(&self) -> Result<u64, StoreError> {
+        Ok(binding::Entity::find()
+            .filter(binding::Column::EndedAt.is_null())
+            .count(&self.db)
+            .await?)
     }
 
     /// The open binding a server holds, if any (start-up recovery resumes it).

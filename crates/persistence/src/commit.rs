@@ -13,6 +13,9 @@
 //!
 //! On PostgreSQL, which commits concurrent transactions on its own, each write is simply its
 //! own transaction.
+//!
+//! A fenced store's write (a server's driver, see [`crate::ownership`]) opens with the check of
+//! its server's lease, in the same transaction, whichever way it runs.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -105,10 +108,18 @@ impl Store {
         T: Send + 'static,
         F: Write<T>,
     {
-        let single = statements == Statements::One;
+        // A fenced write opens with the lease check, in the same transaction: two statements.
+        let fence = self.fence.clone();
+        let single = statements == Statements::One && fence.is_none();
         let run: Run = Box::new(move |txn| {
+            let check = fence.clone().map(|f| f.check(txn));
             let fut = write(txn);
-            Box::pin(async move { fut.await.map(|v| Box::new(v) as Value) })
+            Box::pin(async move {
+                if let Some(check) = check {
+                    check.await?;
+                }
+                fut.await.map(|v| Box::new(v) as Value)
+            })
         });
         let store = self.clone();
         let queued = if self.backend() == DatabaseBackend::Postgres {

@@ -69,8 +69,11 @@ pub struct Store {
     pub(crate) writer: DatabaseConnection,
     /// The writes waiting for the next group commit (see [`crate::commit`]).
     pub(crate) group: std::sync::Arc<crate::commit::Group>,
-    /// Where the database lives, for [`Store::claim_runtime`] (the URL stays secret).
+    /// Where the database lives (the URL stays secret).
     pub(crate) home: DatabaseHome,
+    /// The lease every write of this handle proves (see [`Store::fenced`]); `None` for the
+    /// runtime's own writes and every tool's.
+    pub(crate) fence: Option<std::sync::Arc<crate::Fence>>,
 }
 
 impl Store {
@@ -125,6 +128,7 @@ impl Store {
             writer,
             home,
             group: Default::default(),
+            fence: None,
         })
     }
 
@@ -172,7 +176,7 @@ impl Store {
 
     /// Closes the pools (SQLite checkpoints its WAL on the last close).
     pub async fn close(self) -> Result<(), StoreError> {
-        if matches!(self.home, DatabaseHome::SqliteFile(_)) {
+        if self.home == DatabaseHome::SqliteFile {
             self.writer.close().await?;
         }
         self.db.close().await?;

@@ -39,10 +39,20 @@ pub enum StoreError {
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     #[error(
-        "another simrotor runtime already runs on this database (it holds {holder}); stop it \
-         first, or give this one another database"
+        "another simrotor runtime already runs on this database ({holder}); stop it first, or \
+         give this one another [ownership] name to run both"
     )]
     RuntimeRunning { holder: String },
+    #[error(
+        "server {server_id}: this runtime's lease (fence {fence}) is no longer current, {holder} \
+         holds it at fence {holder_fence}: the write was refused"
+    )]
+    Fenced {
+        server_id: i64,
+        fence: i64,
+        holder: String,
+        holder_fence: i64,
+    },
     #[error("cannot prepare the database file {path}: {source}")]
     Io {
         path: String,

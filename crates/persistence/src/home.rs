@@ -1,26 +1,24 @@
 //! Where a store's database lives: a SQLite file, memory, or a PostgreSQL server. Connecting
-//! needs it (to create the file's folder) and so does claiming the database for one runtime.
+//! needs it (to create the file's folder), and closing (a file's writer pool is its own).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sea_orm::DatabaseBackend;
-use secrecy::SecretString;
 
-/// Where a store's database lives, as far as claiming it goes.
-#[derive(Debug, Clone)]
+/// Where a store's database lives. The URL is not kept: it may carry a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DatabaseHome {
-    SqliteFile(PathBuf),
+    SqliteFile,
     InMemory,
-    /// The URL may carry a password: secret, so the store's `Debug` never prints it.
-    Postgres(SecretString),
+    Postgres,
 }
 
 impl DatabaseHome {
     pub(crate) fn of(backend: DatabaseBackend, url: &str) -> Self {
         match backend {
-            DatabaseBackend::Postgres => Self::Postgres(SecretString::from(url)),
+            DatabaseBackend::Postgres => Self::Postgres,
             _ => match sqlite_file(url) {
-                Some(path) => Self::SqliteFile(path.to_path_buf()),
+                Some(_) => Self::SqliteFile,
                 None => Self::InMemory,
             },
         }

@@ -518,3 +518,240 @@ mod tests {
         assert!(!is_header("0812345678"));
     }
 }
+
+/// Property tests of the CSV line parser (issue 14): any line, or a valid row with one field
+/// wrong, never panics; a rejection names its line and the field; valid rows round-trip.
+/// `PROPTEST_CASES` raises the case count above 10 000.
+#[cfg(test)]
+mod fuzz {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use proptest::prelude::*;
+    use simrotor_test_support::fuzz::config;
+
+    use super::*;
+
+    /// How every rejection's reason starts: the field it is about, or the row's shape.
+    const REASONS: [&str; 4] = [
+        "msisdn: ",
+        "email: ",
+        "pin: ",
+        "expected msisdn,email[,pin]: ",
+    ];
+
+    fn check_rejected(r: &Rejected, line: u64) -> Result<(), TestCaseError> {
+        prop_assert_eq!(r.line, line);
+        prop_assert!(
+            REASONS.iter().any(|p| r.reason.starts_with(p)),
+            "a reason that names no field: {}",
+            r.reason
+        );
+        Ok(())
+    }
+
+    /// A valid number in the forms operators write: `08…`, `628…`, `+62 8…`, with separators.
+    fn msisdn() -> impl Strategy<Value = (String, String)> {
+        (
+            "8[0-9]{8,11}",
+            prop::sample::select(vec!["0", "62", "+62", "+62 "]),
+            any::<bool>(),
+        )
+            .prop_map(|(national, prefix, dashes)| {
+                let written = if dashes {
+                    format!("{prefix}{}-{}", &national[..3], &national[3..])
+                } else {
+                    format!("{prefix}{national}")
+                };
+                (written, format!("62{national}"))
+            })
+    }
+
+    fn email() -> impl Strategy<Value = String> {
+        "[a-z0-9._+]{1,12}@[a-z0-9-]{1,10}(\\.[a-z]{2,6}){1,2}"
+    }
+
+    fn pin() -> impl Strategy<Value = String> {
+        "[0-9]{4,8}"
+    }
+
+    /// A field as CSV writes it: plain, with spaces around, or quoted.
+    fn written(field: &str, how: u8) -> String {
+        match how {
+            0 => field.to_owned(),
+            1 => format!(" {field} "),
+            _ => format!("\"{}\"", field.replace('"', "\"\"")),
+        }
+    }
+
+    /// A value each field must refuse, and the field's name.
+    fn wrong_field() -> impl Strategy<Value = (usize, String)> {
+        let msisdn = prop_oneof![
+            Just(String::new()),
+            Just("0712345678".to_owned()),
+            Just("+0812345678".to_owned()),
+            "08[0-9]{0,6}",
+            "08[0-9]{12,20}",
+            "08[0-9]{4}[a-z#*][0-9]{4}",
+            "[a-zA-Z]{1,10}",
+        ];
+        let email = prop_oneof![
+            Just(String::new()),
+            "[a-z]{1,8}",
+            "[a-z]{1,8}@[a-z]{1,8}",
+            "[a-z]{1,8}@[a-z]{1,4}@[a-z]{1,4}\\.co",
+            "@[a-z]{1,8}\\.co",
+            "[a-z]{1,4} [a-z]{1,4}@x\\.co",
+            "[a-z]{1,8}@[a-z]{1,4}\\.\\.co",
+            "[a-z]{300}@x\\.co",
+        ];
+        let pin = prop_oneof![
+            "[0-9]{1,3}",
+            "[0-9]{9,12}",
+            "[0-9]{2,4}[a-wyz][0-9]{2,4}",
+            "[a-z]{2,4}[0-9]{2,4}",
+        ];
+        prop_oneof![
+            msisdn.prop_map(|v| (0, v)),
+            email.prop_map(|v| (1, v)),
+            pin.prop_map(|v| (2, v)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any line: blank, valid, or rejected with its line and the field.
+        #[test]
+        fn fuzz_any_line(
+            line in prop_oneof![
+                any::<String>(),
+                "[0-9+ ,@.\"a-z-]{0,40}",
+                "(\"?[0-9a-z@.+ ]{0,12}\"?,){0,5}[0-9a-z@. ]{0,12}",
+            ],
+            n in 1..u64::MAX,
+        ) {
+            let mut splitter = LineSplitter::new();
+            let fields = splitter.split(&line);
+            match parse_row(n, &fields, None) {
+                Row::Blank => prop_assert!(fields.iter().all(|f| f.trim().is_empty())),
+                Row::Valid(a) => prop_assert!(a.msisdn.as_str().starts_with("628")),
+                Row::Rejected(r) => check_rejected(&r, n)?,
+            }
+        }
+
+        /// A row written from a valid number, email and (maybe) PIN reads back as them.
+        #[test]
+        fn fuzz_valid_rows_round_trip(
+            (written_msisdn, stored) in msisdn(),
+            email in email(),
+            pin in prop::option::of(pin()),
+            hows in prop::array::uniform3(0..3u8),
+            n in 1..1_000_000u64,
+        ) {
+            let mut fields = vec![written(&written_msisdn, hows[0]), written(&email, hows[1])];
+            if let Some(p) = &pin {
+                fields.push(written(p, hows[2]));
+            }
+            let line = fields.join(",");
+            let default = Pin::parse("0000").unwrap();
+            let mut splitter = LineSplitter::new();
+            match parse_row(n, &splitter.split(&line), Some(&default)) {
+                Row::Valid(a) => {
+                    prop_assert_eq!(a.msisdn.as_str(), stored.as_str(), "{}", line);
+                    prop_assert_eq!(a.email.as_str(), email.as_str(), "{}", line);
+                    let want = pin.as_deref().unwrap_or("0000");
+                    prop_assert_eq!(a.pin.as_ref().map(Pin::expose), Some(want), "{}", line);
+                }
+                other => prop_assert!(false, "{}: {:?}", line, other),
+            }
+        }
+
+        /// A valid row with one field wrong is rejected on its line, naming that field; a
+        /// PIN is never quoted back.
+        #[test]
+        fn fuzz_a_row_with_one_field_wrong(
+            (written_msisdn, _) in msisdn(),
+            email in email(),
+            pin in pin(),
+            (i, wrong) in wrong_field(),
+            how in 0..3u8,
+            n in 1..1_000_000u64,
+        ) {
+            let mut fields = [written_msisdn, email, pin];
+            fields[i] = wrong.clone();
+            let line = fields.iter().map(|f| written(f, how)).collect::<Vec<_>>().join(",");
+            let mut splitter = LineSplitter::new();
+            match parse_row(n, &splitter.split(&line), None) {
+                Row::Rejected(r) => {
+                    check_rejected(&r, n)?;
+                    let field = ["msisdn: ", "email: ", "pin: "][i];
+                    prop_assert!(r.reason.starts_with(field), "{}: {}", line, r.reason);
+                    // Long enough not to be one of the message's own words or numbers.
+                    if i == 2 && wrong.len() >= 4 {
+                        prop_assert!(!r.reason.contains(&wrong), "{}", r.reason);
+                    }
+                }
+                other => prop_assert!(false, "{}: {:?}", line, other),
+            }
+        }
+
+        /// A whole file of any bytes: refused whole naming the line, or read with every
+        /// rejected row on its own line.
+        #[test]
+        fn fuzz_any_file(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    3 => "[0-9a-z@.,\" +-]{0,30}",
+                    1 => any::<String>(),
+                    1 => prop::collection::vec(any::<u8>(), 0..30)
+                        .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                ],
+                0..12,
+            ),
+            raw in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
+            crlf in any::<bool>(),
+        ) {
+            let mut bytes = lines.join(if crlf { "\r\n" } else { "\n" }).into_bytes();
+            if let Some((at, b)) = raw {
+                let i = at.index(bytes.len() + 1);
+                bytes.insert(i, b);
+            }
+            let total = bytes.split(|b| *b == b'\n').count() as u64;
+            let opts = ImportOptions {
+                batch: BatchId::parse("fuzz").unwrap(),
+                default_pin: None,
+                source_name: "fuzz.csv".to_owned(),
+                rejected_path: None,
+            };
+            let (tx, mut rx) = mpsc::channel(16);
+            let done = parse_all(bytes.as_slice(), &opts, &tx);
+            let mut valid = 0u64;
+            while let Ok(msg) = rx.try_recv() {
+                if let Msg::Chunk { rows, .. } = msg {
+                    valid += rows.len() as u64;
+                }
+            }
+            match done {
+                Msg::Done { rows, rejected, sample, .. } => {
+                    prop_assert_eq!(rows, valid + rejected);
+                    let mut last = 0;
+                    for r in &sample {
+                        prop_assert!(r.line > last && r.line <= total, "{:?}", r);
+                        check_rejected(r, r.line)?;
+                        last = r.line;
+                    }
+                }
+                Msg::Fatal(err) => {
+                    let text = err.to_string();
+                    let line = match &err {
+                        ImportError::NotUtf8 { line, .. } | ImportError::NotCsv { line, .. } => *line,
+                        other => return Err(TestCaseError::fail(format!("{other}"))),
+                    };
+                    prop_assert!(line >= 1 && line <= total, "{}", text);
+                    prop_assert!(text.starts_with(&format!("fuzz.csv: line {line}")), "{}", text);
+                }
+                Msg::Chunk { .. } => prop_assert!(false, "the last message is a chunk"),
+            }
+        }
+    }
+}

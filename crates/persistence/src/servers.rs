@@ -1,10 +1,11 @@
 //! The fixed resource servers: synced from the configuration at every start, never deleted
-//! (their bindings and transactions point at them), disabled when they leave the config.
+//! (their bindings and transactions point at them), disabled when they leave the config (unless
+//! another runtime holds them: several runtimes may share one database).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect as _,
 };
@@ -81,6 +82,10 @@ pub struct ServerOverview {
     pub device_id: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub binding: Option<OpenBindingView>,
+    /// The runtime its lease names (its `[ownership] name`, or its id), if any.
+    pub owner: Option<String>,
+    /// Milliseconds until that lease expires (negative: expired, the owner is gone).
+    pub lease_expires_in_ms: Option<i64>,
 }
 
 /// An open binding as the overview shows it. Built from the columns it shows only, so the
@@ -146,6 +151,13 @@ impl Store {
                 .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
                 .collect()
         };
+        let mut leases: HashMap<i64, crate::LeaseView> = self
+            .leases()
+            .await?
+            .into_iter()
+            .filter(|l| l.owner.is_some())
+            .map(|l| (l.server_id, l))
+            .collect();
         let mut by_server: HashMap<i64, OpenBindingView> = HashMap::with_capacity(open.len());
         for (id, server_id, msisdn, batch, state, balance_last, updated_at) in open {
             let pulsa = balance_last
@@ -166,7 +178,12 @@ impl Store {
         servers
             .into_iter()
             .map(|m| {
+                let lease = leases.remove(&m.id);
                 Ok(ServerOverview {
+                    owner: lease
+                        .as_ref()
+                        .and_then(|l| l.owner_name.clone().or_else(|| l.owner.clone())),
+                    lease_expires_in_ms: lease.map(|l| l.expires_in_ms),
                     id: m.id,
                     port: u16::try_from(m.port)
                         .map_err(|e| StoreError::corrupt("servers", m.id, e))?,
@@ -214,11 +231,19 @@ impl Store {
                 .await?;
         }
         let configured: Vec<String> = seeds.iter().map(|s| s.base_url.clone()).collect();
+        // A server another runtime holds (or held when it died) is that runtime's: another
+        // runtime's configuration does not disable it.
+        let leased = Query::select()
+            .column(Alias::new("server_id"))
+            .from(Alias::new("server_leases"))
+            .and_where(Expr::col(Alias::new("owner")).is_not_null())
+            .to_owned();
         server::Entity::update_many()
             .col_expr(server::Column::Enabled, false.into())
             .col_expr(server::Column::UpdatedAt, now.into())
             .filter(server::Column::BaseUrl.is_not_in(configured))
             .filter(server::Column::Enabled.eq(true))
+            .filter(server::Column::Id.not_in_subquery(leased))
             .exec(&write)
             .await?;
         write.commit().await?;
@@ -237,31 +262,34 @@ impl Store {
             .collect()
     }
 
-    /// At start-up, the live states a previous run left (`BUSY`, `WAITING_OTP`, `OFFLINE`, …)
-    /// describe nothing any more: every server that is not `FAULTED` starts `IDLE`. A faulted
-    /// server stays faulted until the operator resets it. Each server moves through its
-    /// transition function (`ServerEvent::Restarted`), one compare-and-set each; the moves are
-    /// returned for the audit trail.
-    pub async fn reset_server_states(&self) -> Result<Vec<ServerMove>, StoreError> {
-        let rows = server::Entity::find()
-            .filter(server::Column::State.ne(ServerState::Faulted.name()))
-            .filter(server::Column::State.ne(ServerState::Idle.name()))
-            .order_by_asc(server::Column::Id)
-            .all(&self.db)
-            .await?;
-        let mut moved = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut server = ServerRow::try_from(row)?;
-            let from = server.state;
-            self.move_server(&mut server, ServerEvent::Restarted, None)
-                .await?;
-            moved.push(ServerMove {
-                port: server.port,
-                from,
-                to: server.state,
-            });
+    /// When a runtime acquires a server's lease, the live state its previous owner left
+    /// (`BUSY`, `WAITING_OTP`, `OFFLINE`, …) describes nothing any more: a server that is not
+    /// `FAULTED` starts `IDLE` (a faulted one stays so until the operator resets it). The move
+    /// goes through the transition function (`ServerEvent::Restarted`), compare-and-set, and is
+    /// returned for the audit trail; `None` if it was `IDLE` or `FAULTED` already.
+    pub async fn reset_server_state(&self, id: i64) -> Result<Option<ServerMove>, StoreError> {
+        let Some(mut server) = self.server(id).await? else {
+            return Ok(None);
+        };
+        let from = server.state;
+        if matches!(from, ServerState::Idle | ServerState::Faulted) {
+            return Ok(None);
         }
-        Ok(moved)
+        self.move_server(&mut server, ServerEvent::Restarted, None)
+            .await?;
+        Ok(Some(ServerMove {
+            port: server.port,
+            from,
+            to: server.state,
+        }))
+    }
+
+    /// The settings a server's runtime recorded for it (its `ServerSpec`, as JSON).
+    pub async fn server_settings(&self, id: i64) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(server::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .and_then(|m| m.settings))
     }
 
     /// One server by id.
@@ -315,13 +343,18 @@ impl Store {
         server_id: i64,
         device_id: &str,
     ) -> Result<(), StoreError> {
-        server::Entity::update_many()
+        let update = server::Entity::update_many()
             .col_expr(server::Column::DeviceId, device_id.into())
             .col_expr(server::Column::UpdatedAt, Utc::now().into())
-            .filter(server::Column::Id.eq(server_id))
-            .exec(&self.writer)
-            .await?;
-        Ok(())
+            .filter(server::Column::Id.eq(server_id));
+        self.commit(Statements::One, move |txn| {
+            let update = update.clone();
+            Box::pin(async move {
+                update.exec(txn).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Records that the server may hold `msisdn`'s session (`Some`, before `/verifyOtp`), or

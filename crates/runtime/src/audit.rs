@@ -98,3 +98,48 @@ pub fn operator(action: &str, server: Option<u16>, target: Option<i64>, who: &st
         "The operator acted."
     );
 }
+
+/// This runtime acquired a server's lease (at a new fencing counter): it drives the server now.
+pub fn lease_acquired(server_id: i64, fence: i64, owner: &str) {
+    tracing::info!(
+        event = "lease",
+        server_id,
+        fence,
+        owner,
+        to = "HELD",
+        "This runtime acquired the server's lease."
+    );
+}
+
+/// Another runtime holds a lease this runtime had: it stops driving that server.
+pub fn lease_lost(server_id: i64, fence: i64) {
+    tracing::warn!(
+        event = "lease",
+        server_id,
+        fence,
+        to = "LOST",
+        "The server's lease is another runtime's now."
+    );
+}
+
+/// The database refused a write of this runtime's driver: the fencing counter it carried is
+/// no longer the server's (another runtime took the server over). Nothing of it was applied.
+pub fn write_refused(port: u16, error: &simrotor_persistence::StoreError) {
+    if let simrotor_persistence::StoreError::Fenced {
+        server_id,
+        fence,
+        holder,
+        holder_fence,
+    } = error
+    {
+        tracing::warn!(
+            event = "fenced",
+            server = port,
+            server_id,
+            fence,
+            holder = %holder,
+            holder_fence,
+            "A write of this runtime was refused: the server's lease is another runtime's."
+        );
+    }
+}

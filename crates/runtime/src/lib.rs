@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod mode;
 pub mod otp;
+pub mod ownership;
 pub mod pool;
 pub mod recorder;
 pub mod server;

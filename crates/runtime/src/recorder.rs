@@ -147,6 +147,7 @@ impl<'a> Recorder<'a> {
         match self.store.move_server(&mut row, event, kept).await {
             Ok(()) if row.state != from => audit::server_moved(self.port, from, row.state, said),
             Ok(()) => {}
+            Err(e @ StoreError::Fenced { .. }) => audit::write_refused(self.port, &e),
             Err(e) => {
                 tracing::debug!(server = self.port, error = %e, "Could not record the server's state.");
             }

@@ -59,6 +59,16 @@ pub enum LoopEnd {
     Failed(String),
 }
 
+/// A store error that ends the loop. A refused write (another runtime holds the server's lease
+/// now) is an end, not a failure: audited, and the supervisor does not restart the server.
+fn ended_by(port: u16, e: &StoreError) -> LoopEnd {
+    if matches!(e, StoreError::Fenced { .. }) {
+        crate::audit::write_refused(port, e);
+        return LoopEnd::Stopped;
+    }
+    LoopEnd::Failed(e.to_string())
+}
+
 /// Bindings in a row ended on unusable answers before the server is reported as failing.
 const UNUSABLE_IN_A_ROW: u32 = 3;
 
@@ -111,6 +121,10 @@ async fn work(
         if watch.checkpoint().await.is_err() {
             return Err(LoopEnd::Stopped);
         }
+        // Nothing of the server is touched, a number not even leased for it, without its lease.
+        if driver.hold_for_lease(&mut watch).await.is_err() {
+            return Err(LoopEnd::Stopped);
+        }
         if paused {
             driver.recorder().server_event(ServerEvent::Resume).await;
             watch.set_recorded(Mode::Run);
@@ -125,7 +139,7 @@ async fn work(
                 .store
                 .open_binding_of_server(driver.server_id)
                 .await
-                .map_err(|e| fail(&e))?
+                .map_err(|e| ended_by(driver.port, &e))?
         } else {
             None
         };
@@ -179,7 +193,7 @@ async fn work(
                             binding
                         }
                         Err(StoreError::LeaseLost { .. }) => continue,
-                        Err(e) => return Err(fail(&e)),
+                        Err(e) => return Err(ended_by(driver.port, &e)),
                     },
                     None => {
                         driver
@@ -249,7 +263,7 @@ async fn work(
                 }
             }
             Ok(Ended::Interrupted) => return Err(LoopEnd::Stopped),
-            Err(DriverError::Store(e)) => return Err(fail(&e)),
+            Err(DriverError::Store(e)) => return Err(ended_by(driver.port, &e)),
         }
     }
 }

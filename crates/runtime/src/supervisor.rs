@@ -1,5 +1,6 @@
-//! The Supervisor: starts one ServerActor per enabled server and restarts one that stopped on
-//! an error or a panic, with exponential backoff and jitter. More than `max_restarts` within
+//! The Supervisor: starts one ServerActor per server whose lease this runtime acquired (the
+//! [`LeaseKeeper`](crate::ownership::LeaseKeeper) tells it), stops one whose lease was lost, and
+//! restarts one that stopped on an error or a panic, with exponential backoff and jitter. More than `max_restarts` within
 //! `restart_window` and it gives up on that server (Erlang's intensity/period): the server
 //! becomes `FAULTED` with the reason, one ERROR is logged, the others go on. actix neither
 //! restarts a panicked actor nor limits restarts; both are explicit here.
@@ -9,16 +10,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use simrotor_config::RestartConfig;
+use simrotor_config::{RestartConfig, ServerSpec};
 use simrotor_domain::{BindingEvent, FailReason, ServerState};
-use simrotor_persistence::{BindingPatch, ServerRow, Settle, Store};
+use simrotor_persistence::{BindingPatch, Fence, HeldLease, LeaseOwner, ServerRow, Settle, Store};
 use simrotor_slot::SlotClient;
 use tokio::sync::oneshot;
 
 use crate::driver::Driver;
-use crate::metrics::Metrics;
+use crate::metrics::{MeteredClient, Metrics};
 use crate::mode::Mode;
 use crate::otp::OtpHub;
+use crate::ownership::LeaseWatch;
 use crate::pool::{AccountPool, Available, Refilled};
 use crate::recorder::Recorder;
 use crate::server::{ServerActor, SetMode};
@@ -28,6 +30,11 @@ use crate::settings::Settings;
 struct Supervised {
     row: ServerRow,
     client: Arc<dyn SlotClient>,
+    /// The store its driver writes through: fenced with the server's lease.
+    store: Store,
+    lease: LeaseWatch,
+    /// Its lease went to another runtime: it stops, and is forgotten once stopped.
+    lost: bool,
     addr: Option<Addr<ServerActor>>,
     restarts: VecDeque<Instant>,
     idle: bool,
@@ -48,13 +55,21 @@ pub struct SupervisorSetup {
     pub settings: Arc<Settings>,
     pub restart: RestartConfig,
     pub metrics: Arc<Metrics>,
-    /// The enabled servers and the client that reaches each.
-    pub servers: Vec<(ServerRow, Arc<dyn SlotClient>)>,
+    /// This runtime, as its leases name it.
+    pub owner: LeaseOwner,
+    /// Builds the client that reaches a server, from the settings kept with its row.
+    pub make_client: Arc<ClientFactory>,
+    /// Servers of other runtimes may be taken over: the run is over only once no binding is
+    /// open anywhere.
+    pub takeover: bool,
     /// End the run when every server is idle and the pool is empty.
     pub until_empty: bool,
     /// Told when every server has stopped (after a shutdown or at the end of the pool).
     pub done: oneshot::Sender<()>,
 }
+
+/// Builds the client that reaches one server (the real HTTP client, the simulator's, a double).
+pub type ClientFactory = dyn Fn(&ServerSpec) -> Result<Arc<dyn SlotClient>, String>;
 
 pub struct Supervisor {
     store: Store,
@@ -63,6 +78,9 @@ pub struct Supervisor {
     settings: Arc<Settings>,
     restart: RestartConfig,
     metrics: Arc<Metrics>,
+    owner: LeaseOwner,
+    make_client: Arc<ClientFactory>,
+    takeover: bool,
     servers: BTreeMap<u16, Supervised>,
     until_empty: bool,
     stopping: bool,
@@ -79,28 +97,6 @@ impl std::fmt::Debug for Supervisor {
 
 impl Supervisor {
     pub fn new(setup: SupervisorSetup) -> Self {
-        let servers = setup
-            .servers
-            .into_iter()
-            .map(|(row, client)| {
-                // Faulted in an earlier run: kept off until the operator enables it.
-                let faulted = row.state == ServerState::Faulted;
-                (
-                    row.port,
-                    Supervised {
-                        row,
-                        client,
-                        addr: None,
-                        restarts: VecDeque::new(),
-                        idle: false,
-                        faulted,
-                        disabled: false,
-                        restarted: 0,
-                        mode: Mode::Run,
-                    },
-                )
-            })
-            .collect();
         Self {
             store: setup.store,
             pool: setup.pool,
@@ -108,7 +104,10 @@ impl Supervisor {
             settings: setup.settings,
             restart: setup.restart,
             metrics: setup.metrics,
-            servers,
+            owner: setup.owner,
+            make_client: setup.make_client,
+            takeover: setup.takeover,
+            servers: BTreeMap::new(),
             until_empty: setup.until_empty,
             stopping: false,
             done: Some(setup.done),
@@ -119,8 +118,12 @@ impl Supervisor {
         let Some(supervised) = self.servers.get_mut(&port) else {
             return;
         };
+        if supervised.lost {
+            return;
+        }
         let driver = Driver {
-            store: self.store.clone(),
+            store: supervised.store.clone(),
+            lease: supervised.lease.clone(),
             client: supervised.client.clone(),
             otp: self.otp.clone(),
             settings: self.settings.clone(),
@@ -172,21 +175,26 @@ impl Supervisor {
         if !self.servers.values().all(|s| s.idle || s.faulted) {
             return;
         }
-        let pool = self.pool.clone();
+        let (pool, store, takeover) = (self.pool.clone(), self.store.clone(), self.takeover);
         ctx.spawn(
-            async move { pool.send(Available).await }
-                .into_actor(self)
-                .map(|available, act, _| {
-                    let still_idle = act.servers.values().all(|s| s.idle || s.faulted);
-                    if let Ok(Ok(0)) = available
-                        && still_idle
-                    {
-                        tracing::info!(
-                            "The pool is empty and every server is idle: the run is over."
-                        );
-                        act.stop_all();
-                    }
-                }),
+            async move {
+                let available = pool.send(Available).await;
+                // Another runtime's open binding may yet come to this one.
+                let open_elsewhere =
+                    takeover && store.open_binding_count().await.map_or(true, |n| n > 0);
+                (available, open_elsewhere)
+            }
+            .into_actor(self)
+            .map(|(available, open_elsewhere), act, _| {
+                let still_idle = act.servers.values().all(|s| s.idle || s.faulted);
+                if let Ok(Ok(0)) = available
+                    && still_idle
+                    && !open_elsewhere
+                {
+                    tracing::info!("The pool is empty and every server is idle: the run is over.");
+                    act.stop_all();
+                }
+            }),
         );
     }
 }
@@ -195,14 +203,15 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let ports: Vec<u16> = self.servers.keys().copied().collect();
-        tracing::info!(servers = ports.len(), "Starting the servers.");
-        for port in ports {
-            if self.servers.get(&port).is_some_and(|s| !s.faulted) {
-                self.start_server(port, ctx);
-            }
+        // The servers start as their leases are acquired. With other runtimes on the database
+        // the pool also empties and fills elsewhere: the end of the run is looked for on a beat.
+        if self.until_empty {
+            ctx.run_interval(std::time::Duration::from_secs(1), |act, ctx| {
+                if !act.servers.is_empty() {
+                    act.check_end_of_pool(ctx);
+                }
+            });
         }
-        self.finish_if_done();
     }
 }
 
@@ -244,6 +253,16 @@ impl Handler<ServerDown> for Supervisor {
             return;
         };
         supervised.addr = None;
+        if supervised.lost {
+            tracing::info!(
+                server = msg.port,
+                "The server stopped: its lease is another runtime's now."
+            );
+            self.servers.remove(&msg.port);
+            self.finish_if_done();
+            self.check_end_of_pool(ctx);
+            return;
+        }
         let Some((reason, panicked)) = msg.failure else {
             self.finish_if_done();
             return;
@@ -266,7 +285,11 @@ impl Handler<ServerDown> for Supervisor {
         if n > self.restart.max_restarts {
             supervised.faulted = true;
             tracing::error!(server = msg.port, restarts = n, window = ?self.restart.window, reason = %reason, "The server failed too often; giving up on it (FAULTED). The others go on.");
-            let (store, id, pool) = (self.store.clone(), supervised.row.id, self.pool.clone());
+            let (store, id, pool) = (
+                supervised.store.clone(),
+                supervised.row.id,
+                self.pool.clone(),
+            );
             let (metrics, port) = (self.metrics.clone(), msg.port);
             let why = format!(
                 "restarted {n} times within {:?}: {reason}",
@@ -502,7 +525,7 @@ impl Handler<Operate> for Supervisor {
                     supervised.restarts.clear();
                     supervised.disabled = false;
                     supervised.mode = Mode::Run;
-                    let (store, id) = (self.store.clone(), supervised.row.id);
+                    let (store, id) = (supervised.store.clone(), supervised.row.id);
                     let metrics = self.metrics.clone();
                     // The fault is cleared in the database before the server starts again, so
                     // its first state change (`Working`) is legal.
@@ -529,5 +552,152 @@ impl Handler<Operate> for Supervisor {
             }
         }
         Ok(())
+    }
+}
+
+/// The keeper acquired a server's lease: the server is this runtime's to drive.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LeaseAcquired {
+    pub lease: HeldLease,
+    pub watch: LeaseWatch,
+}
+
+/// The keeper found a server's lease held by another runtime: stop driving it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LeaseLost {
+    pub server_id: i64,
+}
+
+/// What a server needs before its actor starts: its row, its client's settings, and the state
+/// its previous owner left reset (through the fenced store, so it is this lease's write).
+async fn prepare(
+    store: Store,
+    fenced: Store,
+    server_id: i64,
+) -> Result<(ServerRow, Option<serde_json::Value>), String> {
+    if let Some(moved) = fenced
+        .reset_server_state(server_id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        crate::audit::server_moved(moved.port, moved.from, moved.to, Some("restart"));
+    }
+    let row = store
+        .server(server_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("server {server_id} is not in the database"))?;
+    let settings = store
+        .server_settings(server_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((row, settings))
+}
+
+impl Handler<LeaseAcquired> for Supervisor {
+    /// Done once the server is prepared and its actor started (start-up awaits its servers).
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: LeaseAcquired, _: &mut Self::Context) -> Self::Result {
+        if self.stopping {
+            return Box::pin(actix::fut::ready(()));
+        }
+        let server_id = msg.lease.server_id;
+        let fenced = self.store.fenced(Fence {
+            server_id,
+            owner: self.owner.clone(),
+            fence: msg.lease.fence,
+        });
+        let store = self.store.clone();
+        Box::pin(
+            prepare(store, fenced.clone(), server_id)
+                .into_actor(self)
+                .map(move |prepared, act, ctx| {
+                    if act.stopping {
+                        return;
+                    }
+                    let (row, settings) = match prepared {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(server_id, error = %e, "Could not prepare a server whose lease this runtime acquired; it stays idle.");
+                            return;
+                        }
+                    };
+                    let port = row.port;
+                    if act.servers.get(&port).is_some_and(|s| s.row.id != server_id) {
+                        tracing::warn!(server = port, server_id, base_url = %row.base_url, "This runtime already drives another server on this port; it leaves this one alone (the operator's controls name servers by port).");
+                        return;
+                    }
+                    let spec = settings
+                        .and_then(|v| serde_json::from_value::<ServerSpec>(v).ok());
+                    let Some(spec) = spec else {
+                        tracing::error!(server = port, server_id, "The server's row keeps no settings to reach it with; it stays idle.");
+                        return;
+                    };
+                    let client = match (act.make_client)(&spec) {
+                        Ok(client) => MeteredClient::wrap(client, act.metrics.clone()),
+                        Err(reason) => {
+                            tracing::error!(server = port, reason = %reason, "Could not build the server's client; it stays idle.");
+                            return;
+                        }
+                    };
+                    // Faulted in an earlier run: kept off until the operator enables it.
+                    let faulted = row.state == ServerState::Faulted;
+                    if faulted {
+                        tracing::warn!(server = port, reason = ?row.state_reason, "The server is FAULTED from an earlier run; it stays off until the operator enables it.");
+                    }
+                    tracing::info!(server = port, server_id, fence = msg.lease.fence, base_url = %row.base_url, "This runtime holds the server's lease; starting it.");
+                    act.servers.insert(
+                        port,
+                        Supervised {
+                            row,
+                            client,
+                            store: fenced,
+                            lease: msg.watch,
+                            lost: false,
+                            addr: None,
+                            restarts: VecDeque::new(),
+                            idle: false,
+                            faulted,
+                            disabled: false,
+                            restarted: 0,
+                            mode: Mode::Run,
+                        },
+                    );
+                    if !faulted {
+                        act.start_server(port, ctx);
+                    }
+                }),
+        )
+    }
+}
+
+impl Handler<LeaseLost> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaseLost, ctx: &mut Self::Context) {
+        let Some((&port, supervised)) = self
+            .servers
+            .iter_mut()
+            .find(|(_, s)| s.row.id == msg.server_id)
+        else {
+            return;
+        };
+        tracing::warn!(
+            server = port,
+            server_id = msg.server_id,
+            "Another runtime holds the server's lease now; this runtime stops driving it."
+        );
+        supervised.lost = true;
+        match &supervised.addr {
+            Some(addr) => addr.do_send(SetMode(Mode::Stop)),
+            None => {
+                self.servers.remove(&port);
+                self.finish_if_done();
+                self.check_end_of_pool(ctx);
+            }
+        }
     }
 }

@@ -117,6 +117,9 @@ pub(crate) struct Forwarder {
     forgeries: bool,
     /// Where each real SMS's delivery is logged.
     calls: Arc<Mutex<CallLog>>,
+    /// More URLs each SMS is posted to, as an app with several webhooks does (one per
+    /// runtime when several share the database); deliveries there are not logged twice.
+    also: Vec<String>,
 }
 
 impl Forwarder {
@@ -135,7 +138,23 @@ impl Forwarder {
             secret: config.forward_secret.clone(),
             duplicates: config.forward_duplicates,
             forgeries: config.forward_forgeries,
+            also: config.sms_forwarder_also.clone(),
         })
+    }
+
+    /// The same forwarder posting to `url`, its deliveries not logged.
+    fn to(&self, url: &str) -> Self {
+        Self {
+            client: self.client.clone(),
+            url: url.to_owned(),
+            format: self.format,
+            with_number: self.with_number,
+            secret: self.secret.clone(),
+            duplicates: self.duplicates,
+            forgeries: self.forgeries,
+            calls: Arc::new(Mutex::new(CallLog::new(Instant::now(), false))),
+            also: Vec::new(),
+        }
     }
 }
 
@@ -145,6 +164,11 @@ pub(crate) async fn forward(
     mut inbox: mpsc::UnboundedReceiver<Sms>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let also: Vec<Arc<Forwarder>> = forwarder
+        .also
+        .iter()
+        .map(|url| Arc::new(forwarder.to(url)))
+        .collect();
     let forwarder = Arc::new(forwarder);
     // The apps' message ids: the start time and a counter, so that no two runs share one.
     let prefix = format!("{:x}", Utc::now().timestamp_micros());
@@ -155,7 +179,10 @@ pub(crate) async fn forward(
                 let Some(sms) = received else { return };
                 next += 1;
                 let id = format!("{prefix}-{next:06}");
-                // One task per SMS: a slow receiver delays no other SMS.
+                // One task per SMS and URL: a slow receiver delays no other SMS.
+                for other in &also {
+                    actix_rt::spawn(deliver(other.clone(), sms.clone(), id.clone()));
+                }
                 actix_rt::spawn(deliver(forwarder.clone(), sms, id));
             }
             _ = shutdown.wait_for(|stop| *stop) => return,

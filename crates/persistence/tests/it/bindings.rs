@@ -157,7 +157,7 @@ async fn a_reclaimed_lease_cannot_open_a_binding(db: TestDb) {
     let account_id = lease.account().id;
     assert_eq!(
         store
-            .release_stale_leases(&me(), Utc::now() + Duration::hours(1))
+            .release_stale_leases(&[me()], Utc::now() + Duration::hours(1))
             .await
             .unwrap()
             .len(),

@@ -106,9 +106,9 @@ async fn the_resolution_columns_go_down_and_up_alone(db: TestDb) {
         .await
         .unwrap();
 
-    // The resolution's migration and the four after it (server sessions, kept answers; one row
-    // per trx id; SMS channels; the books' columns and indexes).
-    Migrator::down(store.connection(), Some(5)).await.unwrap();
+    // The resolution's migration and the five after it (server sessions, kept answers; one row
+    // per trx id; SMS channels; the books' columns and indexes; server ownership).
+    Migrator::down(store.connection(), Some(6)).await.unwrap();
     assert!(
         store.suspects(true).await.is_err(),
         "resolution columns still there after down"
@@ -143,9 +143,9 @@ async fn twin_trx_ids_stop_the_unique_index_by_name(db: TestDb) {
     transacting(store, &mut b, 50_000).await;
     buy(store, &b, Buy::new(1, 50_000).accepted("TRX-TWIN")).await;
     let mut twin = buy(store, &b, Buy::new(2, 40_000)).await;
-    // Before the index (as an older database may be; the SMS channels' and the books' steps
-    // after it go too): the second row takes the same trx id.
-    Migrator::down(store.connection(), Some(3)).await.unwrap();
+    // Before the index (as an older database may be; the SMS channels', the books' and the
+    // ownership steps after it go too): the second row takes the same trx id.
+    Migrator::down(store.connection(), Some(4)).await.unwrap();
     store
         .record_purchase_accepted(&mut twin, "TRX-TWIN", None, serde_json::json!({}))
         .await

@@ -136,8 +136,12 @@ async fn a_restart_moves_live_states_to_idle_through_the_transition(db: TestDb) 
         }
     }
 
-    let moved = store.reset_server_states().await.unwrap();
-    let moves: Vec<_> = moved.iter().map(|m| (m.port, m.from, m.to)).collect();
+    let mut moves = Vec::new();
+    for row in store.servers().await.unwrap() {
+        if let Some(m) = store.reset_server_state(row.id).await.unwrap() {
+            moves.push((m.port, m.from, m.to));
+        }
+    }
     assert_eq!(
         moves,
         [
@@ -161,8 +165,10 @@ async fn a_restart_moves_live_states_to_idle_through_the_transition(db: TestDb) 
             ServerState::Faulted
         ]
     );
-    assert!(
-        store.reset_server_states().await.unwrap().is_empty(),
-        "a second start finds nothing to move"
-    );
+    for row in store.servers().await.unwrap() {
+        assert!(
+            store.reset_server_state(row.id).await.unwrap().is_none(),
+            "a second acquisition finds nothing to move"
+        );
+    }
 }

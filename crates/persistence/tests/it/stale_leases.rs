@@ -48,7 +48,7 @@ async fn only_old_unbound_leases_of_other_owners_are_released(db: TestDb) {
 
     assert_eq!(
         store
-            .release_stale_leases(&me(), cutoff)
+            .release_stale_leases(&[me()], cutoff)
             .await
             .unwrap()
             .len(),
@@ -74,7 +74,7 @@ async fn only_old_unbound_leases_of_other_owners_are_released(db: TestDb) {
     assert_eq!(store.available_count(None).await.unwrap(), 1);
     assert_eq!(
         store
-            .release_stale_leases(&me(), cutoff)
+            .release_stale_leases(&[me()], cutoff)
             .await
             .unwrap()
             .len(),

@@ -19,6 +19,7 @@ use simrotor_slot::{Otp, Product, Reply, SlotClient, SlotError, SlotErrorKind};
 use crate::metrics::Metrics;
 use crate::mode::{Mode, ModeWatch, Stopped};
 use crate::otp::{OtpHub, OtpWaitError, OtpWaiter};
+use crate::ownership::LeaseWatch;
 use crate::recorder::Recorder;
 use crate::settings::Settings;
 
@@ -106,7 +107,10 @@ type Committing =
 /// The things a server needs to drive its bindings.
 #[derive(Clone)]
 pub struct Driver {
+    /// Fenced with the server's lease: a write after another runtime took it is refused.
     pub store: Store,
+    /// The server's lease: the server is called only while it is current.
+    pub lease: LeaseWatch,
     pub client: Arc<dyn SlotClient>,
     pub otp: OtpHub,
     pub settings: Arc<Settings>,
@@ -199,6 +203,7 @@ impl Driver {
     {
         let mut probes = 0u32;
         loop {
+            self.hold_for_lease(mode).await?;
             let res = f().await;
             match &res {
                 Err(e) if unreachable(e) => {
@@ -268,9 +273,37 @@ impl Driver {
         Ok(waited)
     }
 
+    /// Before a call to the server: its lease must be current. One that is due unrenewed holds
+    /// the binding here until it is renewed (before anyone else may take the server); one that
+    /// another runtime holds ends the drive, the binding left open for its new owner.
+    pub async fn hold_for_lease(&self, mode: &mut ModeWatch) -> Result<(), Stopped> {
+        if self.lease.is_current() {
+            return Ok(());
+        }
+        tracing::warn!(
+            server = self.port,
+            "The server's lease is due and not renewed; holding at this step until it is."
+        );
+        let mut lease = self.lease.clone();
+        tokio::select! {
+            current = lease.wait_current() => match current {
+                Ok(()) => {
+                    tracing::info!(server = self.port, "The server's lease is renewed; going on.");
+                    Ok(())
+                }
+                Err(_) => {
+                    tracing::warn!(server = self.port, "The server's lease is another runtime's; this runtime stops driving it.");
+                    Err(Stopped)
+                }
+            },
+            stopped = mode.wait_for_stop() => Err(stopped),
+        }
+    }
+
     /// A step boundary. A pause is recorded on the server (`PAUSED`) while it holds, and a drain
     /// as `DRAINING`, so that every view of the database shows what the operator asked.
     async fn checkpoint(&self, mode: &mut ModeWatch) -> Result<(), Halt> {
+        self.hold_for_lease(mode).await?;
         match mode.get() {
             Mode::Pause => {
                 self.server_event(ServerEvent::Pause).await;

@@ -52,6 +52,12 @@ pub struct ServerView {
     #[serde(default)]
     pub otp_ahead: Option<usize>,
     pub restarts: u32,
+    /// The runtime whose lease holds the server (several may share the database).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Milliseconds until that lease expires unless renewed (negative: its owner is gone).
+    #[serde(default)]
+    pub lease_expires_in_ms: Option<i64>,
 }
 
 /// Joins the three sources into the operator's view; servers waiting for an OTP first.
@@ -86,6 +92,8 @@ pub fn server_views(
                 otp_turn: wait.and_then(|w| w.turn.clone()),
                 otp_ahead: wait.and_then(|w| w.ahead),
                 restarts: supervised.map_or(0, |s| s.restarts),
+                owner: row.owner.clone(),
+                lease_expires_in_ms: row.lease_expires_in_ms,
             }
         })
         .collect();
@@ -167,14 +175,14 @@ pub async fn servers(at: Attached) -> Result<HttpResponse, ApiError> {
 /// Who acted and why, for the audit trail. Both optional for server actions.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Note {
+pub(super) struct Note {
     #[serde(default)]
     who: Option<String>,
     #[serde(default)]
     why: Option<String>,
 }
 
-fn note(body: &[u8], expected: &str) -> Result<Note, ApiError> {
+pub(super) fn note(body: &[u8], expected: &str) -> Result<Note, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Note::default());
     }

@@ -17,6 +17,8 @@
 
 mod admin;
 mod books;
+#[cfg(test)]
+mod fuzz;
 mod guard;
 mod otp;
 mod reply;

@@ -22,7 +22,7 @@ use super::reply::{ApiError, parse_body};
 use crate::otp::{DeliverError, IncomingSms, SmsOutcome};
 
 #[derive(Deserialize)]
-struct OperatorOtp {
+pub(super) struct OperatorOtp {
     server: u16,
     code: String,
 }

@@ -79,15 +79,52 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// [`body_problem`], naming the field when a field is what is wrong: its path (`server`,
+/// `sms[0].text`), or serde's own words for a missing or unknown field, which quote a name and
+/// never a value.
+fn field_problem(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = err.inner();
+    if inner.classify() != serde_json::error::Category::Data {
+        return body_problem(inner);
+    }
+    let message = inner.to_string();
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| {
+            let rest = message.strip_prefix(prefix)?;
+            let end = rest.find('`')?;
+            Some(format!("{prefix}{}`", &rest[..end]))
+        });
+    let path = err.path().to_string();
+    let at = (path != ".").then(|| format!("`{path}`"));
+    let what = match (at, named) {
+        (Some(at), Some(named)) => format!("{at}: {named}"),
+        (Some(at), None) => format!("{at} is not of the expected type or value"),
+        (None, Some(named)) => named,
+        (None, None) => return body_problem(inner),
+    };
+    format!(
+        "the body does not have the expected fields and types: {what} (line {}, column {})",
+        inner.line(),
+        inner.column()
+    )
+}
+
 /// Reads a JSON body without ever echoing a value from it; the error is the 400 answer, which
-/// shows `expected`, an example of the body asked for.
+/// names the field at fault (when a field is) and shows `expected`, an example of the body
+/// asked for.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|err| {
+    let refuse = |problem: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("{}; expected {expected}", body_problem(&err)),
+            format!("{problem}; expected {expected}"),
         )
-    })
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| refuse(field_problem(&e)))?;
+    // What `serde_json::from_slice` also refuses: anything after the value.
+    de.end().map_err(|e| refuse(body_problem(&e)))?;
+    Ok(value)
 }
 
 /// `web::JsonConfig`'s error handler: the status actix-web gives, the one shape.

@@ -388,6 +388,8 @@ struct Inner {
     state: Mutex<State>,
     /// Woken whenever the turn may pass.
     turn_changed: Notify,
+    /// Other live runtimes share the database: a turn cannot tell whose an unnamed SMS is.
+    shared: std::sync::atomic::AtomicBool,
     clock: Clock,
 }
 
@@ -457,6 +459,7 @@ impl OtpHub {
                 },
                 state: Mutex::new(state),
                 turn_changed: Notify::new(),
+                shared: std::sync::atomic::AtomicBool::new(false),
                 clock,
             }),
         })
@@ -474,6 +477,14 @@ impl OtpHub {
     /// Now, by the hub's clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.inner.clock)()
+    }
+
+    /// Other live runtimes share the database (or no longer do): while they do, an SMS that
+    /// names no SIM is never taken by turn, since the turn of this runtime is not theirs.
+    pub fn set_shared(&self, shared: bool) {
+        self.inner
+            .shared
+            .store(shared, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether bindings take turns for the SMS that name no SIM.
@@ -756,6 +767,11 @@ impl OtpHub {
             None if !matching.turns => {
                 drop(state);
                 tracing::warn!(intake = %sms.intake, device = sms.device.as_deref(), slot = sms.slot.as_deref(), "An SMS names no SIM (no receiving number, no declared channel) and turns are off; it is ignored.");
+                return (SmsOutcome::Unidentified, None);
+            }
+            None if self.inner.shared.load(std::sync::atomic::Ordering::Relaxed) => {
+                drop(state);
+                tracing::warn!(intake = %sms.intake, device = sms.device.as_deref(), slot = sms.slot.as_deref(), "An SMS names no SIM while other runtimes share the database: it could be the answer of any runtime's binding, so it is ignored (declare its channel, or use a forwarder that sends the receiving number).");
                 return (SmsOutcome::Unidentified, None);
             }
             None => match state.holder() {

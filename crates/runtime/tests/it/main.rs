@@ -15,6 +15,7 @@ mod admin_otp;
 mod books;
 mod calls;
 mod otp;
+mod ownership;
 mod relogin;
 mod scenarios;
 mod sessions;

@@ -202,7 +202,7 @@ impl World {
             batch: None,
             admin_addr: Some(admin_addr),
         };
-        let running = start(&config, store.clone(), &factory, options)
+        let running = start(&config, store.clone(), Arc::new(factory), options)
             .await
             .unwrap();
         World {
