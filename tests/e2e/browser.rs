@@ -794,18 +794,23 @@ async fn the_page_shows_the_books_downloads_the_vouchers_resolves_a_suspect_and_
     .await;
     assert_eq!(resolved["resolved_by"], "browser-test");
     assert_eq!(resolved["resolution"], "voucher found in the telco portal");
-    let still_listed = browser
-        .execute(
-            "return document.querySelector('#suspects tr[data-id=\"' + arguments[0] + '\"]') !== null;",
-            vec![json!(id)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        still_listed,
-        json!(false),
-        "the resolved suspect is still offered"
-    );
+    // The page redraws its suspects once the resolve is answered: the row goes.
+    until("the resolved suspect to leave the page's list", || {
+        let browser = browser.clone();
+        async move {
+            let listed = browser
+                .execute(
+                    "return document.querySelector('#suspects tr[data-id=\"' + arguments[0] + '\"]') !== null;",
+                    vec![json!(id)],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            (listed == json!(false))
+                .then_some(())
+                .ok_or_else(|| "the resolved suspect is still offered".to_owned())
+        }
+    })
+    .await;
 
     // That number's history, opened from the search box (typed in its local form).
     let msisdn = suspect["msisdn"].as_str().unwrap().to_owned();

@@ -100,20 +100,7 @@ impl World {
         );
         assert_eq!(check.code, 0);
 
-        let accounts = self
-            .s
-            .run(&["accounts", "--format", "json", "--limit", "1000"])
-            .ok()
-            .json();
-        let accounts = accounts.as_array().unwrap();
-        assert_eq!(accounts.len(), NUMBERS);
-        for a in accounts {
-            let status = a["status"].as_str().unwrap();
-            assert!(
-                ["DONE", "NON_RESELLER", "BLOCKED", "FAILED"].contains(&status),
-                "an account did not end: {a}"
-            );
-        }
+        self.s.assert_every_account_ended(&[], NUMBERS);
         more(&self.s);
         self.sim.kill().unwrap();
         self.sim.wait().unwrap();

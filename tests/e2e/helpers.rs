@@ -158,3 +158,23 @@ impl Scratch {
         );
     }
 }
+
+impl Scratch {
+    /// Asserts that `simrotor [CONFIG_ARGS] accounts` lists `numbers` accounts, every one in a
+    /// terminal state.
+    #[track_caller]
+    pub fn assert_every_account_ended(&self, config_args: &[&str], numbers: usize) {
+        let mut args = config_args.to_vec();
+        args.extend(["accounts", "--format", "json", "--limit", "100000"]);
+        let accounts = self.run(&args).ok().json();
+        let accounts = accounts.as_array().unwrap();
+        assert_eq!(accounts.len(), numbers);
+        for a in accounts {
+            let status = a["status"].as_str().unwrap();
+            assert!(
+                ["DONE", "NON_RESELLER", "BLOCKED", "FAILED"].contains(&status),
+                "an account did not end: {a}"
+            );
+        }
+    }
+}

@@ -252,22 +252,8 @@ impl Fleet {
             check.stdout,
             check.stderr
         );
-        let accounts = self
-            .s
-            .run(&[
-                "--config", "a.toml", "accounts", "--format", "json", "--limit", "1000",
-            ])
-            .ok()
-            .json();
-        let accounts = accounts.as_array().unwrap();
-        assert_eq!(accounts.len(), NUMBERS);
-        for a in accounts {
-            let status = a["status"].as_str().unwrap();
-            assert!(
-                ["DONE", "NON_RESELLER", "BLOCKED", "FAILED"].contains(&status),
-                "an account did not end: {a}"
-            );
-        }
+        self.s
+            .assert_every_account_ended(&["--config", "a.toml"], NUMBERS);
         let bindings = self.bindings();
         let mut by_account: std::collections::BTreeMap<i64, Vec<(i64, i64, Option<i64>)>> =
             Default::default();
@@ -355,6 +341,16 @@ fn signal(child: &Child, signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success(), "kill {signal}");
+}
+
+/// Each refused write names a holder whose fencing counter is past the one it carried.
+fn assert_refused_for_a_later_holder<'a>(lines: impl Iterator<Item = &'a serde_json::Value>) {
+    for l in lines {
+        assert!(
+            l["fields"]["holder_fence"].as_i64() > l["fields"]["fence"].as_i64(),
+            "{l}"
+        );
+    }
 }
 
 fn kill_9_and_take_over(postgres: bool) {
@@ -445,12 +441,7 @@ fn a_frozen_runtime_does_not_drive_the_servers_another_took_over() {
         "{} late writes of a were refused by the fence",
         refused.len()
     );
-    for l in refused {
-        assert!(
-            l["fields"]["holder_fence"].as_i64() > l["fields"]["fence"].as_i64(),
-            "{l}"
-        );
-    }
+    assert_refused_for_a_later_holder(refused.into_iter().copied());
     fleet.check();
 }
 
@@ -496,14 +487,10 @@ fn postgres_restarted_under_two_runtimes() {
     fleet.wait_success(&mut a, "a");
     fleet.wait_success(&mut b, "b");
     for name in ["a", "b"] {
-        for l in fleet.audit(name) {
-            if l["fields"]["event"] == "fenced" {
-                assert!(
-                    l["fields"]["holder_fence"].as_i64() > l["fields"]["fence"].as_i64(),
-                    "{l}"
-                );
-            }
-        }
+        let lines = fleet.audit(name);
+        assert_refused_for_a_later_holder(
+            lines.iter().filter(|l| l["fields"]["event"] == "fenced"),
+        );
     }
     fleet.check();
 }

@@ -504,14 +504,7 @@ impl Store {
             .col_expr(account::Column::IsReseller, Expr::value(true))
             .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(account::Column::Id.eq(binding.account.id));
-        self.commit(Statements::One, move |txn| {
-            let update = update.clone();
-            Box::pin(async move {
-                update.exec(txn).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.commit_update(update).await
     }
 
     /// How many bindings are open, on any server of any runtime.

@@ -21,7 +21,7 @@ use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseBackend, DatabaseExecutor};
+use sea_orm::{DatabaseBackend, DatabaseExecutor, EntityTrait, UpdateMany};
 use tokio::sync::oneshot;
 
 use crate::{Store, StoreError};
@@ -93,6 +93,22 @@ impl Store {
         F: Write<T>,
     {
         self.queue(statements, write).await
+    }
+
+    /// One `UPDATE … WHERE …` as a write of its own (see [`Store::commit`]).
+    pub(crate) async fn commit_update<E>(&self, update: UpdateMany<E>) -> Result<(), StoreError>
+    where
+        E: EntityTrait,
+        UpdateMany<E>: Clone + Send + Sync + 'static,
+    {
+        self.commit(Statements::One, move |txn| {
+            let update = update.clone();
+            Box::pin(async move {
+                update.exec(txn).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Queues `write` now, in order with every write queued after it, and returns the wait for

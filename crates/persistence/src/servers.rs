@@ -347,14 +347,7 @@ impl Store {
             .col_expr(server::Column::DeviceId, device_id.into())
             .col_expr(server::Column::UpdatedAt, Utc::now().into())
             .filter(server::Column::Id.eq(server_id));
-        self.commit(Statements::One, move |txn| {
-            let update = update.clone();
-            Box::pin(async move {
-                update.exec(txn).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.commit_update(update).await
     }
 
     /// Records that the server may hold `msisdn`'s session (`Some`, before `/verifyOtp`), or
