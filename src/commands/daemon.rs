@@ -245,7 +245,13 @@ pub async fn stop(config: &Config) -> anyhow::Result<ExitCode> {
 async fn print_runtimes(config: &Config) {
     let listed = async {
         let store = super::open_store(config).await?;
-        let runtimes = store.runtimes().await?;
+        // The live ones, and the dead ones still named on a lease (their servers may be taken).
+        let runtimes: Vec<_> = store
+            .runtimes()
+            .await?
+            .into_iter()
+            .filter(|r| r.is_live(config.ownership.expiry) || r.holds > 0)
+            .collect();
         store.close().await?;
         anyhow::Ok(runtimes)
     }

@@ -11,14 +11,14 @@ use simrotor_config::{Config, ServerSpec};
 use simrotor_domain::BatchId;
 use simrotor_runtime::start::{RunOptions, Running, start};
 use simrotor_runtime::supervisor::Shutdown;
-use simrotor_slot::{HttpSlotClient, SlotClient};
+use simrotor_slot::{CallGate, HttpSlotClient, SlotClient};
 
 /// How long a stop waits for the servers to reach a step boundary.
 const GRACE: Duration = Duration::from_secs(30);
 
-pub fn http_client(spec: &ServerSpec) -> Result<Arc<dyn SlotClient>, String> {
+pub fn http_client(spec: &ServerSpec, gate: CallGate) -> Result<Arc<dyn SlotClient>, String> {
     HttpSlotClient::new(spec)
-        .map(|c| Arc::new(c) as Arc<dyn SlotClient>)
+        .map(|c| Arc::new(c.gated(gate)) as Arc<dyn SlotClient>)
         .map_err(|e| e.to_string())
 }
 

@@ -202,6 +202,14 @@ impl Fleet {
         );
     }
 
+    /// Runtimes `a` and `b`, once each holds its ten servers and buys on `buying` of them.
+    fn both_working(&self, buying: usize) -> (Child, Child) {
+        let (a, b) = (self.runtime("a"), self.runtime("b"));
+        self.wait_working("a", 10, buying);
+        self.wait_working("b", 10, buying);
+        (a, b)
+    }
+
     /// Waits until runtime `name` holds all twenty servers; how long that took.
     fn wait_holds_all(&self, name: &str, since: Instant) -> Duration {
         let held =
@@ -359,10 +367,7 @@ fn kill_9_and_take_over(postgres: bool) {
         eprintln!("skipped: SIMROTOR_TEST_POSTGRES_URL is not set");
         return;
     };
-    let mut a = fleet.runtime("a");
-    let mut b = fleet.runtime("b");
-    fleet.wait_working("a", 10, 3);
-    fleet.wait_working("b", 10, 3);
+    let (mut a, mut b) = fleet.both_working(3);
     a.kill().unwrap();
     a.wait().unwrap();
     let killed = Instant::now();
@@ -397,9 +402,7 @@ fn a_frozen_runtime_does_not_drive_the_servers_another_took_over() {
     let Some(fleet) = Fleet::new(false) else {
         return;
     };
-    let mut a = fleet.runtime("a");
-    let mut b = fleet.runtime("b");
-    fleet.wait_working("a", 10, 3);
+    let (mut a, mut b) = fleet.both_working(3);
     signal(&a, "-STOP");
     let stopped = Instant::now();
     let stopped_at = chrono::Utc::now();
@@ -475,10 +478,7 @@ fn postgres_restarted_under_two_runtimes() {
         eprintln!("skipped: SIMROTOR_TEST_POSTGRES_URL is not set");
         return;
     };
-    let mut a = fleet.runtime("a");
-    let mut b = fleet.runtime("b");
-    fleet.wait_working("a", 10, 3);
-    fleet.wait_working("b", 10, 3);
+    let (mut a, mut b) = fleet.both_working(3);
     let restart = Command::new("pg_ctlcluster")
         .args([&cluster[0], &cluster[1], "restart"])
         .status()
@@ -500,9 +500,7 @@ fn status_lists_the_live_runtimes_and_the_servers_view_their_owners() {
     let Some(fleet) = Fleet::new(false) else {
         return;
     };
-    let mut a = fleet.runtime("a");
-    let mut b = fleet.runtime("b");
-    fleet.wait_working("a", 10, 1);
+    let (mut a, mut b) = fleet.both_working(1);
     let status = fleet.s.run(&["--config", "a.toml", "status"]).ok();
     for name in ["a", "b"] {
         assert!(

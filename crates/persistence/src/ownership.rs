@@ -274,7 +274,6 @@ impl Store {
         gone: &[LeaseOwner],
         expiry: Duration,
     ) -> Result<Vec<HeldLease>, StoreError> {
-        let backend = self.backend();
         let gone_list = if gone.is_empty() {
             "NULL".to_owned()
         } else {
@@ -329,7 +328,6 @@ impl Store {
                 acquired.push(HeldLease { server_id, fence });
             }
         }
-        let _ = backend;
         Ok(acquired)
     }
 
@@ -386,6 +384,30 @@ impl Store {
             ))
             .await?;
         Ok(released)
+    }
+
+    /// Marks stopped those of `gone` (runtimes known dead) whose leases are all taken over:
+    /// nothing of them is left to show or to wait for.
+    pub async fn retire_runtimes(&self, gone: &[LeaseOwner]) -> Result<u64, StoreError> {
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let list = vec!["?"; gone.len()].join(", ");
+        let values: Vec<Value> = gone.iter().map(|g| Value::from(g.as_str())).collect();
+        let retired = self
+            .writer
+            .execute_raw(statement(
+                self.backend(),
+                &format!(
+                    "UPDATE runtimes SET stopped_at = {{now}} WHERE stopped_at IS NULL \
+                     AND id IN ({list}) \
+                     AND NOT EXISTS (SELECT 1 FROM server_leases l WHERE l.owner = runtimes.id)"
+                ),
+                values,
+            ))
+            .await?
+            .rows_affected();
+        Ok(retired)
     }
 
     /// Every runtime that has not stopped cleanly, the latest heartbeat first, with how many

@@ -339,6 +339,8 @@ async fn acquire(setup: &KeeperSetup, held: &[i64]) -> Result<(Vec<HeldLease>, b
             }
         }
     }
+    // A dead runtime of this host whose servers are all taken is not listed any more.
+    setup.store.retire_runtimes(&gone).await?;
     if wanted.is_empty() {
         return Ok((Vec::new(), shared));
     }

@@ -92,9 +92,11 @@ pub async fn start(
     // Every client is built before anything runs: a configuration that cannot reach one of its
     // servers fails the start, not a takeover later.
     for spec in specs.iter().filter(|s| s.enabled) {
-        make_client(spec).map_err(|reason| StartError::Client {
-            port: spec.port,
-            reason,
+        make_client(spec, simrotor_slot::CallGate::new(|| true)).map_err(|reason| {
+            StartError::Client {
+                port: spec.port,
+                reason,
+            }
         })?;
     }
     let own: Vec<i64> = specs

@@ -13,7 +13,7 @@ use actix::prelude::*;
 use simrotor_config::{RestartConfig, ServerSpec};
 use simrotor_domain::{BindingEvent, FailReason, ServerState};
 use simrotor_persistence::{BindingPatch, Fence, HeldLease, LeaseOwner, ServerRow, Settle, Store};
-use simrotor_slot::SlotClient;
+use simrotor_slot::{CallGate, SlotClient};
 use tokio::sync::oneshot;
 
 use crate::driver::Driver;
@@ -68,8 +68,10 @@ pub struct SupervisorSetup {
     pub done: oneshot::Sender<()>,
 }
 
-/// Builds the client that reaches one server (the real HTTP client, the simulator's, a double).
-pub type ClientFactory = dyn Fn(&ServerSpec) -> Result<Arc<dyn SlotClient>, String>;
+/// Builds the client that reaches one server (the real HTTP client, the simulator's, a double);
+/// the gate says whether the server may still be called (its lease is current), for the
+/// client's own repeats.
+pub type ClientFactory = dyn Fn(&ServerSpec, CallGate) -> Result<Arc<dyn SlotClient>, String>;
 
 pub struct Supervisor {
     store: Store,
@@ -636,7 +638,9 @@ impl Handler<LeaseAcquired> for Supervisor {
                         tracing::error!(server = port, server_id, "The server's row keeps no settings to reach it with; it stays idle.");
                         return;
                     };
-                    let client = match (act.make_client)(&spec) {
+                    let lease = msg.watch.clone();
+                    let gate = CallGate::new(move || lease.is_current());
+                    let client = match (act.make_client)(&spec, gate) {
                         Ok(client) => MeteredClient::wrap(client, act.metrics.clone()),
                         Err(reason) => {
                             tracing::error!(server = port, reason = %reason, "Could not build the server's client; it stays idle.");

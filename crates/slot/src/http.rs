@@ -11,7 +11,7 @@
 
 use std::error::Error as _;
 use std::io;
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -201,6 +201,28 @@ fn shared_http(connect_timeout: Duration) -> Result<reqwest::Client, HttpClientE
 }
 
 /// The slot API of one server, over HTTP.
+/// Whether the caller may still call the server: asked before each repeat of a call (the
+/// runtime answers with its lease on the server, so a call is never repeated once another
+/// runtime may drive it).
+#[derive(Clone)]
+pub struct CallGate(Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl CallGate {
+    pub fn new(open: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(open))
+    }
+
+    pub fn is_open(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for CallGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallGate")
+    }
+}
+
 #[derive(Debug)]
 pub struct HttpSlotClient {
     http: reqwest::Client,
@@ -209,6 +231,7 @@ pub struct HttpSlotClient {
     server: String,
     options: HttpOptions,
     pacer: Pacer,
+    gate: Option<CallGate>,
 }
 
 /// Idle connections kept per server: one binding calls at a time, a spare covers overlap.
@@ -242,7 +265,14 @@ impl HttpSlotClient {
             server: options.base_url.clone(),
             pacer: Pacer::new(options.pacing),
             options,
+            gate: None,
         })
+    }
+
+    /// This client, which repeats a call only while `gate` is open.
+    pub fn gated(mut self, gate: CallGate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The server's base URL, as configured.
@@ -316,7 +346,15 @@ impl HttpSlotClient {
                 }
                 Err(err) => err.with_request_id(request_id.clone()),
             };
-            if attempt < self.options.retries && policy.allows_repeat_after(&err) {
+            let gate_open = self.gate.as_ref().is_none_or(CallGate::is_open);
+            if attempt < self.options.retries && policy.allows_repeat_after(&err) && !gate_open {
+                tracing::warn!(
+                    server = %self.server, path = call.path(), request_id, attempt,
+                    error = %err,
+                    "The call failed and is not sent again: this runtime may not call the server now."
+                );
+            }
+            if attempt < self.options.retries && policy.allows_repeat_after(&err) && gate_open {
                 let pause = self.options.repeat_backoff().delay(attempt);
                 tracing::warn!(
                     server = %self.server, path = call.path(), request_id, attempt, elapsed_ms,

@@ -37,7 +37,7 @@ pub use error::{
     ProtocolProblem, RefusalReason, SlotError, SlotErrorKind, SlotResult, TransportKind,
 };
 pub use http::{
-    HttpClientError, HttpOptions, HttpSlotClient, Probed, REQUEST_ID_HEADER, RepeatPolicy,
+    CallGate, HttpClientError, HttpOptions, HttpSlotClient, Probed, REQUEST_ID_HEADER, RepeatPolicy,
 };
 pub use parse::{
     BodyKind, FIRST_VERSION_CODES, Field, LAYOUTS, Layout, Meaning, REFUSAL_RULES, SUCCESS_WORDS,

@@ -110,10 +110,17 @@ async fn a_runtime_known_dead_is_not_waited_out(db: TestDb) {
     let store = &db.store;
     let s = servers(store, 1).await;
     let (old, new) = (LeaseOwner::named("old"), LeaseOwner::named("new"));
+    store.register_runtime(&runtime("old")).await.unwrap();
     store
         .acquire_leases(&old, &[s[0].id], &[], LONG)
         .await
         .unwrap();
+    let gone = std::slice::from_ref(&old);
+    assert_eq!(
+        store.retire_runtimes(gone).await.unwrap(),
+        0,
+        "a dead runtime still named on a lease stays listed"
+    );
     assert!(
         store
             .acquire_leases(&new, &[s[0].id], &[], LONG)
@@ -131,6 +138,16 @@ async fn a_runtime_known_dead_is_not_waited_out(db: TestDb) {
             server_id: s[0].id,
             fence: 2
         }]
+    );
+    // Its servers all taken, it is retired: no longer listed.
+    assert_eq!(store.retire_runtimes(gone).await.unwrap(), 1);
+    assert!(
+        store
+            .runtimes()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.id != "old")
     );
 }
 

@@ -14,7 +14,7 @@ use simrotor_persistence::{
 };
 use simrotor_runtime::start::{RunOptions, Running, start};
 use simrotor_simulator::{LedgerEntry, NumberProfile, Simulator, SimulatorConfig, SimulatorHandle};
-use simrotor_slot::{HttpOptions, HttpSlotClient, SlotClient};
+use simrotor_slot::{CallGate, HttpOptions, HttpSlotClient, SlotClient};
 use simrotor_test_support::{PATIENCE, number_with_prefix, reconcile_store};
 pub use simrotor_test_support::{free_port, free_ports, wait_for};
 use tempfile::TempDir;
@@ -70,14 +70,15 @@ pub fn numbers_where(
     found
 }
 
-/// The HTTP client as `simrotor run` builds it, with the repeat backoff shortened.
-pub fn http_client(spec: &ServerSpec) -> Arc<dyn SlotClient> {
+/// The HTTP client as `simrotor run` builds it (its repeats gated by the lease), with the
+/// repeat backoff shortened.
+pub fn http_client(spec: &ServerSpec, gate: CallGate) -> Arc<dyn SlotClient> {
     let options = HttpOptions {
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
         ..HttpOptions::from_spec(spec)
     };
-    Arc::new(HttpSlotClient::with_options(options).unwrap())
+    Arc::new(HttpSlotClient::with_options(options).unwrap().gated(gate))
 }
 
 /// What a scenario runs.
@@ -191,10 +192,10 @@ impl World {
         assert_eq!(inserted, numbers.len() as u64);
 
         let double = double.map(|(i, client)| (ports[i], client));
-        let factory = move |spec: &ServerSpec| -> Result<Arc<dyn SlotClient>, String> {
+        let factory = move |spec: &ServerSpec, gate| -> Result<Arc<dyn SlotClient>, String> {
             match &double {
                 Some((port, client)) if *port == spec.port => Ok(client.clone()),
-                _ => Ok(http_client(spec)),
+                _ => Ok(http_client(spec, gate)),
             }
         };
         let options = RunOptions {

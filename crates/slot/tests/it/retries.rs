@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use simrotor_domain::{Email, Pin, Rupiah};
 use simrotor_slot::{
-    HttpOptions, Otp, ProtocolProblem, RefusalReason, SlotClient, SlotErrorKind, TransportKind,
+    CallGate, HttpOptions, Otp, ProtocolProblem, RefusalReason, SlotClient, SlotErrorKind,
+    TransportKind,
 };
 
 use crate::helpers::{Act, Stub, client, closed_port_url, msisdn, options};
@@ -59,6 +60,35 @@ async fn repeats_are_bounded_by_the_configured_retries() {
     );
     assert_eq!(err.raw_body(), Some(HTML));
     assert_eq!(stub.seen().len(), 4, "one call and three repeats");
+}
+
+#[tokio::test]
+async fn a_closed_gate_stops_the_repeats_but_not_the_first_call() {
+    // The runtime's lease on the server lapsed while the call was out: the failure is
+    // answered as it is, the server is not called again.
+    let stub = Stub::always(Act::html(503, HTML)).await;
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = {
+        let open = open.clone();
+        CallGate::new(move || open.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let slot = client(HttpOptions {
+        retries: 3,
+        ..options(stub.url())
+    })
+    .gated(gate);
+    open.store(false, std::sync::atomic::Ordering::SeqCst);
+    let err = slot.list_products(&msisdn()).await.unwrap_err();
+    assert_eq!(
+        err.kind,
+        SlotErrorKind::Protocol {
+            what: ProtocolProblem::UnexpectedStatus { http_status: 503 }
+        }
+    );
+    assert_eq!(stub.seen().len(), 1, "no repeat while the gate is closed");
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    slot.list_products(&msisdn()).await.unwrap_err();
+    assert_eq!(stub.seen().len(), 5, "an open gate repeats as configured");
 }
 
 #[tokio::test]
