@@ -373,11 +373,9 @@ fn kill_9_and_take_over(postgres: bool) {
     let killed = Instant::now();
     let took = fleet.wait_holds_all("b", killed);
     eprintln!("runtime b held a's servers {took:?} after the kill");
-    // Within the lease's expiry and one heartbeat (and the time to ask the view).
-    assert!(
-        took < EXPIRY + HEARTBEAT + Duration::from_secs(2),
-        "took {took:?}"
-    );
+    // Within the lease's expiry and one heartbeat (here much sooner: on one host a runtime
+    // whose process is gone is not waited out).
+    assert!(took < EXPIRY + HEARTBEAT, "took {took:?}");
     fleet.wait_success(&mut b, "b");
     let log = fleet.s.read("b.log");
     assert!(
@@ -408,28 +406,40 @@ fn a_frozen_runtime_does_not_drive_the_servers_another_took_over() {
     let stopped_at = chrono::Utc::now();
     // The process lives: b waits the lease out, then takes the servers over.
     let took = fleet.wait_holds_all("b", stopped);
+    // Not before the lease expired (it was renewed at most one heartbeat before the freeze),
+    // and at the next heartbeat after (with the time to ask the view).
     assert!(took >= EXPIRY - HEARTBEAT, "taken over after only {took:?}");
+    assert!(
+        took < EXPIRY + HEARTBEAT + Duration::from_millis(500),
+        "taken over only after {took:?}"
+    );
     signal(&a, "-CONT");
+    let continued_at = chrono::Utc::now();
     fleet.wait_success(&mut b, "b");
     fleet.wait_success(&mut a, "a");
 
     let lines = fleet.audit("a");
-    let after: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| {
-            l["timestamp"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                // Nothing is written while frozen: every line after the freeze is after SIGCONT.
-                .is_some_and(|t| t > stopped_at)
-        })
-        .collect();
+    let since = |at: chrono::DateTime<chrono::Utc>| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| {
+                l["timestamp"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t > at)
+            })
+            .collect()
+    };
+    // Nothing is written while frozen: every line after the freeze is after SIGCONT.
+    let after = since(stopped_at);
     let lost = after
         .iter()
         .filter(|l| l["fields"]["event"] == "lease" && l["fields"]["to"] == "LOST")
         .count();
     assert_eq!(lost, 10, "a did not record losing its ten servers");
-    for l in &after {
+    // A commit that landed just before the freeze may log its line just after SIGCONT; past
+    // that moment a step of a would be a commit after the takeover, which the fence refuses.
+    for l in since(continued_at + chrono::Duration::milliseconds(200)) {
         let event = l["fields"]["event"].as_str().unwrap_or("");
         assert!(
             !["binding", "purchase"].contains(&event),

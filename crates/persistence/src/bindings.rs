@@ -3,7 +3,7 @@
 //! together with the settlement of its account in one transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, EntityTrait, PaginatorTrait,
     QueryFilter,
@@ -12,7 +12,7 @@ use simrotor_domain::{
     AccountEvent, AccountState, BatchId, BindingEvent, BindingState, Msisdn, Rupiah, StateMachine,
 };
 
-use crate::accounts::{Lease, LeasedAccount, end_lease};
+use crate::accounts::{Lease, LeaseOwner, LeasedAccount, end_lease};
 use crate::commit::Statements;
 use crate::entity::{account, binding};
 use crate::{Store, StoreError};
@@ -507,10 +507,19 @@ impl Store {
         self.commit_update(update).await
     }
 
-    /// How many bindings are open, on any server of any runtime.
-    pub async fn open_binding_count(&self) -> Result<u64, StoreError> {
+    /// How many bindings are open on servers whose lease names a runtime other than `me`
+    /// (alive, or dead and so for another to take over): those that may yet come to `me`. A
+    /// released server's binding waits for its own runtime.
+    pub async fn open_bindings_elsewhere(&self, me: &LeaseOwner) -> Result<u64, StoreError> {
+        let elsewhere = Query::select()
+            .column(Alias::new("server_id"))
+            .from(Alias::new("server_leases"))
+            .and_where(Expr::col(Alias::new("owner")).is_not_null())
+            .and_where(Expr::col(Alias::new("owner")).ne(me.as_str()))
+            .to_owned();
         Ok(binding::Entity::find()
             .filter(binding::Column::EndedAt.is_null())
+            .filter(binding::Column::ServerId.in_subquery(elsewhere))
             .count(&self.db)
             .await?)
     }

@@ -35,6 +35,9 @@ struct Supervised {
     lease: LeaseWatch,
     /// Its lease went to another runtime: it stops, and is forgotten once stopped.
     lost: bool,
+    /// The lease came back while the lost one's actor was still stopping: the server starts
+    /// again under it once that actor has stopped.
+    regained: Option<LeaseAcquired>,
     addr: Option<Addr<ServerActor>>,
     restarts: VecDeque<Instant>,
     idle: bool,
@@ -178,12 +181,16 @@ impl Supervisor {
             return;
         }
         let (pool, store, takeover) = (self.pool.clone(), self.store.clone(), self.takeover);
+        let owner = self.owner.clone();
         ctx.spawn(
             async move {
                 let available = pool.send(Available).await;
                 // Another runtime's open binding may yet come to this one.
-                let open_elsewhere =
-                    takeover && store.open_binding_count().await.map_or(true, |n| n > 0);
+                let open_elsewhere = takeover
+                    && store
+                        .open_bindings_elsewhere(&owner)
+                        .await
+                        .map_or(true, |n| n > 0);
                 (available, open_elsewhere)
             }
             .into_actor(self)
@@ -260,7 +267,11 @@ impl Handler<ServerDown> for Supervisor {
                 server = msg.port,
                 "The server stopped: its lease is another runtime's now."
             );
+            let regained = supervised.regained.take();
             self.servers.remove(&msg.port);
+            if let Some(regained) = regained {
+                ctx.notify(regained);
+            }
             self.finish_if_done();
             self.check_end_of_pool(ctx);
             return;
@@ -607,6 +618,15 @@ impl Handler<LeaseAcquired> for Supervisor {
             return Box::pin(actix::fut::ready(()));
         }
         let server_id = msg.lease.server_id;
+        // Lost a moment ago and its actor still stopping: started once that one is down.
+        if let Some(old) = self
+            .servers
+            .values_mut()
+            .find(|s| s.row.id == server_id && s.lost && s.addr.is_some())
+        {
+            old.regained = Some(msg);
+            return Box::pin(actix::fut::ready(()));
+        }
         let fenced = self.store.fenced(Fence {
             server_id,
             owner: self.owner.clone(),
@@ -661,6 +681,7 @@ impl Handler<LeaseAcquired> for Supervisor {
                             store: fenced,
                             lease: msg.watch,
                             lost: false,
+                            regained: None,
                             addr: None,
                             restarts: VecDeque::new(),
                             idle: false,
