@@ -80,6 +80,8 @@ fn psql(url: &str, sql: &str) -> String {
 struct Fleet {
     s: Scratch,
     sim: Child,
+    /// Every runtime started, killed when the fleet goes (a failed test leaves none running).
+    started: std::cell::RefCell<Vec<u32>>,
     ports: Vec<u16>,
     db_url: String,
     _pg: Option<PgDatabase>,
@@ -155,6 +157,7 @@ impl Fleet {
         Some(Fleet {
             s,
             sim,
+            started: Default::default(),
             ports,
             db_url,
             _pg: pg,
@@ -164,13 +167,15 @@ impl Fleet {
     /// `simrotor run --until-empty` as runtime `name`, its stderr in `name.log`.
     fn runtime(&self, name: &str) -> Child {
         let log = std::fs::File::create(self.s.path(&format!("{name}.log"))).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_simrotor"))
+        let child = Command::new(env!("CARGO_BIN_EXE_simrotor"))
             .args(["--config", &format!("{name}.toml"), "run", "--until-empty"])
             .current_dir(self.s.dir.path())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap()
+            .unwrap();
+        self.started.borrow_mut().push(child.id());
+        child
     }
 
     /// The servers view as runtime `name`'s admin API answers it.
@@ -249,7 +254,7 @@ impl Fleet {
 
     /// The checks after the run: the ledger reconciled, every number ended, no number bound on
     /// two servers at once.
-    fn check(mut self) {
+    fn check(self) {
         let ledger = format!("http://127.0.0.1:{}/_sim/ledger", self.ports[0]);
         let check = self
             .s
@@ -287,8 +292,6 @@ impl Fleet {
                 );
             }
         }
-        self.sim.kill().unwrap();
-        self.sim.wait().unwrap();
     }
 
     /// Every binding: account, server, opened and ended (µs since the epoch).
@@ -340,6 +343,25 @@ impl Fleet {
             lines.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
         }
         lines
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for pid in self.started.borrow().iter() {
+            // Ended already, mostly; a test that failed midway leaves them running otherwise.
+            // Only a process still working in this fleet's directory is ours (pids are reused).
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            if cwd.as_deref() != Some(self.s.dir.path()) {
+                continue;
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
     }
 }
 

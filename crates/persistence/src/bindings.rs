@@ -335,10 +335,18 @@ impl Store {
             return Err(StoreError::Illegal(binding.state.refuse(&event)));
         }
         let held = binding.clone();
+        let fenced = self.clone();
         let written = self
-            .commit(Statements::One, move |txn| {
-                let (held, patch) = (held.clone(), patch.clone());
-                Box::pin(async move { Self::cas_binding(txn, &held, next, patch).await })
+            .commit(Statements::OneFencing, move |txn| {
+                let (held, patch, fenced) = (held.clone(), patch.clone(), fenced.clone());
+                Box::pin(async move {
+                    match Self::cas_binding(txn, &held, next, patch, Some(&fenced)).await {
+                        Err(stale @ StoreError::StaleBinding { .. }) => {
+                            Err(Self::nothing_written(fenced.fence.clone(), txn, stale).await)
+                        }
+                        other => other,
+                    }
+                })
             })
             .await?;
         binding.state = next;
@@ -355,6 +363,7 @@ impl Store {
         binding: &Binding,
         next: BindingState,
         patch: BindingPatch,
+        fenced: Option<&Store>,
     ) -> Result<Written, StoreError> {
         let now = now_micros();
         let mut update = binding::Entity::update_many()
@@ -398,6 +407,9 @@ impl Store {
             }
             None => binding.raw.clone(),
         };
+        if let Some(store) = fenced {
+            update = store.fence_filter(update);
+        }
         let res = update
             .filter(binding::Column::Id.eq(binding.id))
             .filter(binding::Column::State.eq(binding.state.as_str()))
@@ -449,7 +461,7 @@ impl Store {
         settle: Settle,
         patch: BindingPatch,
     ) -> Result<(), StoreError> {
-        Self::cas_binding(write, binding, next, patch).await?;
+        Self::cas_binding(write, binding, next, patch, None).await?;
         let lost = || StoreError::LeaseLost {
             account_id: binding.account.id,
             server_id: binding.server_id,

@@ -45,6 +45,10 @@ struct Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Statements {
     One,
+    /// One statement that carries its fence itself (`Store::fence_filter`): on SQLite, where
+    /// the statement is its own atomic transaction, it needs neither the separate check nor a
+    /// transaction around it.
+    OneFencing,
     Several,
 }
 
@@ -101,11 +105,13 @@ impl Store {
         E: EntityTrait,
         UpdateMany<E>: Clone + Send + Sync + 'static,
     {
-        self.commit(Statements::One, move |txn| {
-            let update = update.clone();
+        let update = self.fence_filter(update);
+        let fence = self.fence.clone();
+        self.commit(Statements::OneFencing, move |txn| {
+            let (update, fence) = (update.clone(), fence.clone());
             Box::pin(async move {
-                update.exec(txn).await?;
-                Ok(())
+                let rows = update.exec(txn).await?.rows_affected;
+                Store::refused_if_fenced(fence, txn, rows).await
             })
         })
         .await
@@ -124,9 +130,13 @@ impl Store {
         T: Send + 'static,
         F: Write<T>,
     {
-        // A fenced write opens with the lease check, in the same transaction: two statements.
-        let fence = self.fence.clone();
-        let single = statements == Statements::One && fence.is_none();
+        // A fenced write opens with the lease check, in the same transaction: two statements;
+        // on SQLite a statement that checks its fence itself stays one.
+        let fence = match statements {
+            Statements::OneFencing if self.backend() == DatabaseBackend::Sqlite => None,
+            _ => self.fence.clone(),
+        };
+        let single = statements != Statements::Several && fence.is_none();
         let run: Run = Box::new(move |txn| {
             let check = fence.clone().map(|f| f.check(txn));
             let fut = write(txn);

@@ -3,11 +3,12 @@
 //! A runtime registers itself (`runtimes`), acquires the servers it may own, renews them on a
 //! heartbeat and releases them on a clean stop (`server_leases`). A lease nobody renews expires;
 //! another runtime may then acquire it, which raises the server's fencing counter. The driver's
-//! store is [`Store::fenced`] with the counter it was started under: each of its writes first
-//! checks, in the write's own transaction, that the lease row still names this runtime at that
-//! counter, and is refused ([`StoreError::Fenced`]) otherwise. On PostgreSQL the check locks the
-//! lease row until the write commits, so a takeover waits for a write in flight and every later
-//! write of the old owner is refused; on SQLite writes are serialised anyway.
+//! store is [`Store::fenced`] with the counter it was started under: each of its writes checks,
+//! atomically with itself, that the lease row still names this runtime at that counter, and is
+//! refused ([`StoreError::Fenced`]) otherwise. A write of one statement carries the check in its
+//! own `WHERE` ([`Store::fence_filter`]); a longer one reads the lease row first in its
+//! transaction, `FOR SHARE` on PostgreSQL, so a takeover waits for a write in flight and every
+//! later write of the old owner is refused; on SQLite writes are serialised anyway.
 //!
 //! Times are the database's clock in microseconds (see the migration), so runtimes on several
 //! hosts agree on what has expired.
@@ -137,42 +138,38 @@ impl std::fmt::Debug for Fence {
 
 impl Fence {
     /// The check that opens every fenced write: the lease row still names this owner at this
-    /// counter (and, on PostgreSQL, stays locked so until the write commits).
+    /// counter. A read, not a write: on SQLite the write transaction already holds the
+    /// database's write lock, so nobody can move the lease before it commits; on PostgreSQL
+    /// `FOR SHARE` locks the row until then (a takeover's update waits for it, and a takeover
+    /// committed first is what the read sees).
     pub(crate) fn check<'t>(
         self: Arc<Self>,
         on: &'t DatabaseExecutor<'t>,
     ) -> BoxFuture<'t, Result<(), StoreError>> {
         Box::pin(async move {
             let backend = on.get_database_backend();
-            let held = on
-                .execute_raw(statement(
-                    backend,
-                    "UPDATE server_leases SET fence = fence WHERE server_id = ? AND owner = ? AND fence = ?",
-                    vec![
-                        self.server_id.into(),
-                        self.owner.as_str().into(),
-                        self.fence.into(),
-                    ],
-                ))
-                .await?
-                .rows_affected();
-            if held == 1 {
-                return Ok(());
-            }
-            let now = on
+            let lock = if backend == DatabaseBackend::Postgres {
+                " FOR SHARE"
+            } else {
+                ""
+            };
+            let row = on
                 .query_one_raw(statement(
                     backend,
-                    "SELECT owner, fence FROM server_leases WHERE server_id = ?",
+                    &format!("SELECT owner, fence FROM server_leases WHERE server_id = ?{lock}"),
                     vec![self.server_id.into()],
                 ))
                 .await?;
-            let (holder, holder_fence) = match now {
+            let (holder, holder_fence) = match row {
                 Some(row) => (
                     row.try_get::<Option<String>>("", "owner")?,
                     row.try_get::<i64>("", "fence")?,
                 ),
                 None => (None, 0),
             };
+            if holder.as_deref() == Some(self.owner.as_str()) && holder_fence == self.fence {
+                return Ok(());
+            }
             Err(StoreError::Fenced {
                 server_id: self.server_id,
                 fence: self.fence,
@@ -183,7 +180,65 @@ impl Fence {
     }
 }
 
+impl Fence {
+    /// `SELECT 1 FROM server_leases WHERE` the lease names this owner at this counter: the
+    /// condition a self-fencing statement adds.
+    pub(crate) fn held(&self) -> sea_orm::sea_query::SelectStatement {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+        Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new("server_leases"))
+            .and_where(Expr::col(Alias::new("server_id")).eq(self.server_id))
+            .and_where(Expr::col(Alias::new("owner")).eq(self.owner.as_str()))
+            .and_where(Expr::col(Alias::new("fence")).eq(self.fence))
+            .to_owned()
+    }
+}
+
 impl Store {
+    /// `update`, applied only while this store's fence holds (when it is fenced): for writes of
+    /// one statement (`Statements::OneFencing`), which so check the lease in the same atomic
+    /// statement.
+    pub(crate) fn fence_filter<E: sea_orm::EntityTrait>(
+        &self,
+        update: sea_orm::UpdateMany<E>,
+    ) -> sea_orm::UpdateMany<E> {
+        use sea_orm::QueryFilter as _;
+        match self.fence.as_deref() {
+            Some(fence) => update.filter(sea_orm::sea_query::Expr::exists(fence.held())),
+            None => update,
+        }
+    }
+
+    /// What a write that changed nothing says: refused by the fence (when the fence is why),
+    /// otherwise `stale` (another writer moved the row first).
+    pub(crate) async fn nothing_written(
+        fence: Option<Arc<Fence>>,
+        on: &DatabaseExecutor<'_>,
+        stale: StoreError,
+    ) -> StoreError {
+        match fence {
+            Some(fence) => match fence.check(on).await {
+                Ok(()) => stale,
+                Err(refused) => refused,
+            },
+            None => stale,
+        }
+    }
+
+    /// A self-fencing statement that may rightly change nothing (a conditional update) did:
+    /// refused when the fence is why, fine otherwise.
+    pub(crate) async fn refused_if_fenced(
+        fence: Option<Arc<Fence>>,
+        on: &DatabaseExecutor<'_>,
+        rows: u64,
+    ) -> Result<(), StoreError> {
+        match fence {
+            Some(fence) if rows == 0 => fence.check(on).await,
+            _ => Ok(()),
+        }
+    }
+
     /// This store, every write of which carries `fence`: a write made after another runtime
     /// took the server over fails with [`StoreError::Fenced`] and changes nothing.
     pub fn fenced(&self, fence: Fence) -> Store {

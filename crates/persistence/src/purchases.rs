@@ -5,7 +5,9 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait as _, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 use simrotor_domain::{
     BatchId, BookedBinding, BookedPurchase, Books, Msisdn, Rupiah, StateMachine, TrxEvent,
@@ -92,6 +94,41 @@ impl TryFrom<transaction::Model> for Purchase {
     }
 }
 
+/// `INSERT INTO transactions … SELECT … WHERE` the fence holds `ON CONFLICT (attempt_key) DO
+/// NOTHING RETURNING id`: an intent that is written only while the lease is this runtime's.
+fn fenced_intent(
+    row: &transaction::ActiveModel,
+    fence: &crate::Fence,
+) -> Result<sea_orm::sea_query::InsertStatement, StoreError> {
+    use sea_orm::sea_query::{OnConflict, Query, SimpleExpr};
+    use sea_orm::{ActiveModelTrait as _, Iterable as _};
+    let mut columns = Vec::new();
+    let mut values: Vec<SimpleExpr> = Vec::new();
+    for column in transaction::Column::iter() {
+        if let sea_orm::ActiveValue::Set(value) = row.get(column) {
+            columns.push(column);
+            values.push(Expr::val(value));
+        }
+    }
+    let select = Query::select()
+        .exprs(values)
+        .and_where(Expr::exists(fence.held()))
+        .to_owned();
+    let mut insert = Query::insert();
+    insert
+        .into_table(transaction::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| StoreError::corrupt("transactions", 0, e))?
+        .on_conflict(
+            OnConflict::column(transaction::Column::AttemptKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(transaction::Column::Id);
+    Ok(insert.to_owned())
+}
+
 /// The attempt key of purchase `seq` of `binding_id`.
 pub fn attempt_key(binding_id: i64, seq: u32) -> String {
     format!("b{binding_id}-{seq}")
@@ -133,6 +170,27 @@ impl Store {
             resolution: Set(None),
             ..Default::default()
         };
+        if let Some(fence) = self.fence.clone() {
+            // A driver's intent checks its fence in the insert itself (one statement on SQLite).
+            let statement = fenced_intent(&row, &fence)?;
+            let inserted = self
+                .commit(Statements::OneFencing, move |txn| {
+                    let (statement, fence) = (statement.clone(), fence.clone());
+                    Box::pin(async move {
+                        let backend = txn.get_database_backend();
+                        match txn.query_one_raw(backend.build(&statement)).await? {
+                            Some(row) => Ok(Some(row.try_get::<i64>("", "id")?)),
+                            None => {
+                                // Nothing inserted: refused by the fence, or the duplicate.
+                                fence.check(txn).await?;
+                                Ok(None)
+                            }
+                        }
+                    })
+                })
+                .await?;
+            return self.intent_written(inserted, key, binding, intent);
+        }
         // Insert-or-nothing: a conflict on the attempt key is the duplicate.
         let inserted = self
             .commit(Statements::One, move |txn| {
@@ -149,6 +207,17 @@ impl Store {
                 })
             })
             .await?;
+        self.intent_written(inserted, key, binding, intent)
+    }
+
+    /// The purchase an intent's insert made (`inserted`: its id, `None` for a duplicate).
+    fn intent_written(
+        &self,
+        inserted: Option<i64>,
+        key: String,
+        binding: Transacting<'_>,
+        intent: PurchaseIntent,
+    ) -> Result<Purchase, StoreError> {
         let Some(id) = inserted else {
             return Err(StoreError::DuplicateAttempt { attempt_key: key });
         };
@@ -190,18 +259,21 @@ impl Store {
             .col_expr(transaction::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(transaction::Column::Id.eq(purchase.id))
             .filter(transaction::Column::Status.eq(TrxStatus::Processing.name()));
+        let update = self.fence_filter(update);
         let id = purchase.id;
         purchase.trx_id = Some(trx_id.to_owned());
         purchase.raw = Some(merged);
-        self.queue(Statements::One, move |txn| {
-            let update = update.clone();
+        let fence = self.fence.clone();
+        self.queue(Statements::OneFencing, move |txn| {
+            let (update, fence) = (update.clone(), fence.clone());
             Box::pin(async move {
                 let res = update.exec(txn).await?;
                 if res.rows_affected != 1 {
-                    return Err(StoreError::StalePurchase {
+                    let stale = StoreError::StalePurchase {
                         id,
                         expected: TrxStatus::Processing.name().to_owned(),
-                    });
+                    };
+                    return Err(Self::nothing_written(fence, txn, stale).await);
                 }
                 Ok(())
             })
@@ -233,9 +305,11 @@ impl Store {
         if let Some(merged) = &merged {
             update = update.col_expr(transaction::Column::Raw, Expr::value(merged.clone()));
         }
-        let update = update
-            .filter(transaction::Column::Id.eq(purchase.id))
-            .filter(transaction::Column::Status.eq(purchase.status.name()));
+        let update = self.fence_filter(
+            update
+                .filter(transaction::Column::Id.eq(purchase.id))
+                .filter(transaction::Column::Status.eq(purchase.status.name())),
+        );
         let last = outcome.pulsa_akhir.map(|p| {
             binding::Entity::update_many()
                 .col_expr(binding::Column::BalanceLast, Expr::value(p.as_i64()))
@@ -246,17 +320,19 @@ impl Store {
         let statements = if last.is_some() {
             Statements::Several
         } else {
-            Statements::One
+            Statements::OneFencing
         };
+        let fence = self.fence.clone();
         self.commit(statements, move |txn| {
-            let (update, last) = (update.clone(), last.clone());
+            let (update, last, fence) = (update.clone(), last.clone(), fence.clone());
             Box::pin(async move {
                 let res = update.exec(txn).await?;
                 if res.rows_affected != 1 {
-                    return Err(StoreError::StalePurchase {
+                    let stale = StoreError::StalePurchase {
                         id,
                         expected: expected.to_owned(),
-                    });
+                    };
+                    return Err(Self::nothing_written(fence, txn, stale).await);
                 }
                 if let Some(last) = last {
                     last.exec(txn).await?;

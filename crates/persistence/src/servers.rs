@@ -318,15 +318,18 @@ impl Store {
             .col_expr(server::Column::UpdatedAt, Utc::now().into())
             .filter(server::Column::Id.eq(server.id))
             .filter(server::Column::State.eq(server.state.name()));
+        let res = self.fence_filter(res);
         let (id, expected) = (server.id, server.state.name());
-        self.commit(Statements::One, move |txn| {
-            let res = res.clone();
+        let fence = self.fence.clone();
+        self.commit(Statements::OneFencing, move |txn| {
+            let (res, fence) = (res.clone(), fence.clone());
             Box::pin(async move {
                 if res.exec(txn).await?.rows_affected != 1 {
-                    return Err(StoreError::StaleServer {
+                    let stale = StoreError::StaleServer {
                         id,
                         expected: expected.to_owned(),
-                    });
+                    };
+                    return Err(Self::nothing_written(fence, txn, stale).await);
                 }
                 Ok(())
             })
@@ -369,11 +372,13 @@ impl Store {
         if let Some(expected) = only_if {
             update = update.filter(server::Column::SessionMsisdn.eq(expected.as_str()));
         }
-        self.queue(Statements::One, move |txn| {
-            let update = update.clone();
+        let update = self.fence_filter(update);
+        let fence = self.fence.clone();
+        self.queue(Statements::OneFencing, move |txn| {
+            let (update, fence) = (update.clone(), fence.clone());
             Box::pin(async move {
-                update.exec(txn).await?;
-                Ok(())
+                let rows = update.exec(txn).await?.rows_affected;
+                Self::refused_if_fenced(fence, txn, rows).await
             })
         })
     }

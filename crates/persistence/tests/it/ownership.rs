@@ -242,3 +242,62 @@ async fn another_runtimes_servers_are_not_disabled_by_a_sync(db: TestDb) {
     let enabled: Vec<(u16, bool)> = rows.iter().map(|r| (r.port, r.enabled)).collect();
     assert_eq!(enabled, vec![(9900, true), (9901, false), (9902, true)]);
 }
+
+both_databases!(a_stale_owners_purchase_intent_is_refused_and_the_new_owners_lands);
+async fn a_stale_owners_purchase_intent_is_refused_and_the_new_owners_lands(db: TestDb) {
+    let store = &db.store;
+    let (s, mut binding) = one_binding(store).await;
+    transacting(store, &mut binding, 50_000).await;
+    let server_id = s[0].id;
+    let (a, b) = (LeaseOwner::named("a"), LeaseOwner::named("b"));
+    let held = store
+        .acquire_leases(&a, &[server_id], &[], LONG)
+        .await
+        .unwrap();
+    let stale = store.fenced(Fence {
+        server_id,
+        owner: a.clone(),
+        fence: held[0].fence,
+    });
+    let first = Buy::new(1, 50_000).intent();
+    stale
+        .write_purchase_intent(binding.transacting().unwrap(), first.clone())
+        .await
+        .unwrap();
+    // Written once: the same attempt again is the duplicate, fenced or not.
+    assert!(matches!(
+        stale
+            .write_purchase_intent(binding.transacting().unwrap(), first)
+            .await,
+        Err(StoreError::DuplicateAttempt { .. })
+    ));
+
+    let taken = store
+        .acquire_leases(&b, &[server_id], std::slice::from_ref(&a), LONG)
+        .await
+        .unwrap();
+    let second = Buy::new(2, 40_000).intent();
+    assert!(matches!(
+        stale
+            .write_purchase_intent(binding.transacting().unwrap(), second.clone())
+            .await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(
+        store.purchases_of_binding(binding.id).await.unwrap().len(),
+        1
+    );
+    let current = store.fenced(Fence {
+        server_id,
+        owner: b,
+        fence: taken[0].fence,
+    });
+    current
+        .write_purchase_intent(binding.transacting().unwrap(), second)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purchases_of_binding(binding.id).await.unwrap().len(),
+        2
+    );
+}
