@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use crate::helpers::{Patience, Scratch, free_ports, port_list};
 
 const NUMBERS: usize = 160;
-const HEARTBEAT: Duration = Duration::from_millis(250);
-const EXPIRY: Duration = Duration::from_millis(1500);
+const HEARTBEAT: Duration = Duration::from_millis(300);
+/// Long enough that a heartbeat late under the whole suite's load on 2 cores does not lose a lease.
+const EXPIRY: Duration = Duration::from_millis(3000);
 
 /// The PostgreSQL tests run one at a time: one of them restarts the server.
 static POSTGRES: Mutex<()> = Mutex::new(());
@@ -193,18 +194,48 @@ impl Fleet {
     /// Waits until runtime `name` holds `n` servers, each bound to a number that bought at
     /// least once on `at_least` of them: both are well into the run.
     fn wait_working(&self, name: &str, n: usize, at_least: usize) {
-        Patience::new(Duration::from_secs(60), Duration::from_millis(100)).wait_for_blocking(
-            &format!("runtime {name} to hold {n} servers and buy on {at_least}"),
-            || {
-                let views = self.servers(name);
+        self.wait_for(
+            name,
+            &format!("hold {n} servers and buy on {at_least}"),
+            60,
+            |views| {
                 let held = views.iter().filter(|v| v["owner"] == name).count();
                 let buying = views
                     .iter()
                     .filter(|v| v["owner"] == name && v["purchases"].as_u64().unwrap_or(0) > 0)
                     .count();
-                (held == n && buying >= at_least).then_some(())
+                held == n && buying >= at_least
             },
         );
+    }
+
+    /// Waits up to `secs` for runtime `name`'s servers view to satisfy `done`; otherwise fails
+    /// with who holds what and the end of that runtime's log.
+    fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        secs: u64,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) {
+        let reached = Patience::new(Duration::from_secs(secs), Duration::from_millis(50))
+            .poll_blocking(|| done(&self.servers(name)).then_some(()));
+        if reached.is_none() {
+            let log = self.s.read(&format!("{name}.log"));
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "runtime {name} did not {what} within {secs} s:\n{:?}\n{}",
+                self.servers(name)
+                    .iter()
+                    .map(|v| (
+                        v["port"].clone(),
+                        v["owner"].clone(),
+                        v["purchases"].clone()
+                    ))
+                    .collect::<Vec<_>>(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
     }
 
     /// Runtimes `a` and `b`, once each holds its ten servers and buys on `buying` of them.
@@ -217,23 +248,9 @@ impl Fleet {
 
     /// Waits until runtime `name` holds all twenty servers; how long that took.
     fn wait_holds_all(&self, name: &str, since: Instant) -> Duration {
-        let held =
-            Patience::new(Duration::from_secs(30), Duration::from_millis(50)).poll_blocking(|| {
-                let views = self.servers(name);
-                (views.len() == 20 && views.iter().all(|v| v["owner"] == name)).then_some(())
-            });
-        if held.is_none() {
-            let log = self.s.read(&format!("{name}.log"));
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            panic!(
-                "runtime {name} did not take all twenty servers within 30 s:\n{:#?}\n{}",
-                self.servers(name)
-                    .iter()
-                    .map(|v| (v["port"].clone(), v["owner"].clone()))
-                    .collect::<Vec<_>>(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
+        self.wait_for(name, "take all twenty servers", 30, |views| {
+            views.len() == 20 && views.iter().all(|v| v["owner"] == name)
+        });
         since.elapsed()
     }
 
