@@ -154,6 +154,18 @@ fn impossible_values_name_the_key_and_the_value() {
             "products.status_poll_min = 20s",
         ),
         ("[products]\nwanted = []\n", "products.wanted = []"),
+        (
+            "[ownership]\nheartbeat = \"5s\"\nexpiry = \"8s\"\n",
+            "ownership.expiry = 8s",
+        ),
+        (
+            "[ownership]\nheartbeat = \"0s\"\n",
+            "ownership.heartbeat = 0s",
+        ),
+        (
+            "[simulator]\nsms_forwarder_also = [\"ftp://x\"]\n",
+            "simulator.sms_forwarder_also = \"ftp://x\"",
+        ),
         ("[products]\nlimit_harga = 0\n", "products.limit_harga = 0"),
         (
             "[servers.overrides.1234]\nenabled = false\n",
