@@ -57,6 +57,15 @@ fn statement(backend: DatabaseBackend, text: &str, values: Vec<Value>) -> Statem
     Statement::from_sql_and_values(backend, text, values)
 }
 
+/// The placeholders of an `IN (…)` over `owners` (`NULL`, matching nothing, for none).
+fn owner_list(owners: &[LeaseOwner]) -> String {
+    if owners.is_empty() {
+        "NULL".to_owned()
+    } else {
+        vec!["?"; owners.len()].join(", ")
+    }
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
@@ -329,11 +338,7 @@ impl Store {
         gone: &[LeaseOwner],
         expiry: Duration,
     ) -> Result<Vec<HeldLease>, StoreError> {
-        let gone_list = if gone.is_empty() {
-            "NULL".to_owned()
-        } else {
-            vec!["?"; gone.len()].join(", ")
-        };
+        let gone_list = owner_list(gone);
         let text = format!(
             "INSERT INTO server_leases (server_id, owner, fence, expires_at, acquired_at) \
              VALUES (?, ?, 1, {{now}} + ?, {{now}}) \
@@ -394,11 +399,7 @@ impl Store {
         owner: &LeaseOwner,
         gone: &[LeaseOwner],
     ) -> Result<Vec<i64>, StoreError> {
-        let gone_list = if gone.is_empty() {
-            "NULL".to_owned()
-        } else {
-            vec!["?"; gone.len()].join(", ")
-        };
+        let gone_list = owner_list(gone);
         let mut values: Vec<Value> = vec![owner.as_str().into()];
         values.extend(gone.iter().map(|g| Value::from(g.as_str())));
         let rows = self
@@ -447,7 +448,7 @@ impl Store {
         if gone.is_empty() {
             return Ok(0);
         }
-        let list = vec!["?"; gone.len()].join(", ");
+        let list = owner_list(gone);
         let values: Vec<Value> = gone.iter().map(|g| Value::from(g.as_str())).collect();
         let retired = self
             .writer
